@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * commit.h - publish a tag link in the backing directory, atomically and
+ * without replacing different content.
+ *
+ * The winner of concurrent first pushes is decided by the backing
+ * filesystem: the new content is written to an unnamed temporary file
+ * (O_TMPFILE, or a named one where that is unsupported), synced, and linked
+ * to "link" with linkat(2), which fails with EEXIST when any other writer,
+ * on this node or another one sharing the storage, got there first. Then
+ * the existing content decides: identical bytes succeed, different bytes
+ * are refused. An empty leftover link (a crash of a writer that was not
+ * taglockfs) is replaced by rename under the caller's per-tag lock.
+ *
+ * All functions take a directory fd (the tag's current/ directory) and
+ * return 0 or -errno. Not async-signal-safe; thread-safe.
+ */
+#ifndef TAGLOCKFS_COMMIT_H
+#define TAGLOCKFS_COMMIT_H
+
+#include <stddef.h>
+
+#include "taglockfs/digest.h"
+
+/* Read the link `name` in `dirfd` (no symlinks followed). ABSENT when the
+ * name does not exist. Fills raw[]/raw_len with up to raw_cap bytes
+ * (raw may be NULL). Returns 0 or -errno. */
+int tlk_link_read(int dirfd, const char *name, struct tlk_link *out,
+		  char *raw, size_t raw_cap, size_t *raw_len);
+
+/* Read a regular file by fd from offset 0 (up to cap bytes). */
+int tlk_link_read_fd(int fd, struct tlk_link *out, char *raw, size_t cap,
+		     size_t *raw_len);
+
+enum tlk_commit_result {
+	TLK_COMMIT_CREATED,   /* the link did not exist (or was empty) */
+	TLK_COMMIT_IDENTICAL, /* the link already held these bytes */
+	TLK_COMMIT_CONFLICT,  /* the link holds other content: nothing changed */
+};
+
+/* Publish `content` (len bytes) as `dirfd`/link. *result says what
+ * happened; *found receives the link's content when CONFLICT or IDENTICAL.
+ * mode is used for a new file. Returns 0 (see *result) or -errno. */
+int tlk_link_commit(int dirfd, const char *content, size_t len,
+		    unsigned mode, enum tlk_commit_result *result,
+		    struct tlk_link *found);
+
+/* Publish the existing file `srcname` in `dirfd` as `dirfd`/link (a
+ * rename with no-replace semantics). On CREATED and IDENTICAL, srcname is
+ * gone afterwards and link holds its bytes; on CONFLICT nothing changed. */
+int tlk_link_commit_rename(int dirfd, const char *srcname,
+			   enum tlk_commit_result *result,
+			   struct tlk_link *found);
+
+#endif

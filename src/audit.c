@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* audit.c - placeholder until implemented. */

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* commit.c - placeholder until implemented. */

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* decide.c - placeholder until implemented. */

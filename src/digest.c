@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* digest.c - placeholder until implemented. */

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* fs_attr.c - placeholder until implemented. */

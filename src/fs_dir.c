@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* fs_dir.c - placeholder until implemented. */

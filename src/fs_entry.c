@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* fs_entry.c - placeholder until implemented. */

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* fs_file.c - placeholder until implemented. */

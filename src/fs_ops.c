@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* fs_ops.c - placeholder until implemented. */

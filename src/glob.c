@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* glob.c - placeholder until implemented. */

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* inode.c - placeholder until implemented. */

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* layout.c - placeholder until implemented. */

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* live_policy.c - placeholder until implemented. */

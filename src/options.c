@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* options.c - placeholder until implemented. */

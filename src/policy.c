@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* policy.c - placeholder until implemented. */

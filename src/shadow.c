@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* shadow.c - placeholder until implemented. */
