@@ -1,2 +1,407 @@
 /* SPDX-License-Identifier: MIT */
-/* layout.c - placeholder until implemented. */
+/*
+ * layout.c - classify a node of the registry's storage tree.
+ *
+ * Every step works on a (pointer, length) component so that
+ * tlk_layout_path() can walk a path in place, without copying components
+ * or allocating. A node's strings are always NUL-terminated; an OTHER node
+ * carries empty strings.
+ */
+#include <string.h>
+
+#include "taglockfs/layout.h"
+
+#define NAME_MAX_LEN 255 /* longest single component on Linux */
+#define REPO_NAME_MAX (TLK_REPO_MAX - 1)
+
+static const char *const kind_names[TLK_KIND_COUNT] = {
+	[TLK_OTHER] = "other",
+	[TLK_ROOT] = "root",
+	[TLK_DOCKER] = "docker",
+	[TLK_REGISTRY] = "registry",
+	[TLK_V2] = "v2",
+	[TLK_REPOS] = "repos",
+	[TLK_REPO_DIR] = "repo_dir",
+	[TLK_MANIFESTS] = "manifests",
+	[TLK_TAGS] = "tags",
+	[TLK_TAG_DIR] = "tag_dir",
+	[TLK_CURRENT] = "current",
+	[TLK_CURRENT_LINK] = "current_link",
+	[TLK_CURRENT_TMP] = "current_tmp",
+	[TLK_CURRENT_OTHER] = "current_other",
+	[TLK_TAG_INDEX] = "tag_index",
+	[TLK_TAG_INDEX_ALG] = "tag_index_alg",
+	[TLK_TAG_INDEX_DIG] = "tag_index_dig",
+	[TLK_TAG_INDEX_LINK] = "tag_index_link",
+	[TLK_REVISIONS] = "revisions",
+	[TLK_REV_ALG] = "rev_alg",
+	[TLK_REV_DIG] = "rev_dig",
+	[TLK_REV_LINK] = "rev_link",
+};
+
+/* The component (s, n) is exactly the literal `lit`. */
+static bool name_is(const char *s, size_t n, const char *lit)
+{
+	size_t lit_len = strlen(lit);
+
+	return n == lit_len && memcmp(s, lit, n) == 0;
+}
+
+static bool is_lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static bool is_tag_char(char c)
+{
+	return is_lower_alnum(c) || (c >= 'A' && c <= 'Z') || c == '_' ||
+	       c == '.' || c == '-';
+}
+
+static bool is_lower_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/*
+ * One component of a repository name, as distribution's reference grammar
+ * has it: runs of [a-z0-9] joined by one separator each, where a separator
+ * is ".", "_", "__" or one or more "-".
+ */
+static bool valid_repo_component(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (;;) {
+		size_t run = i;
+
+		while (i < n && is_lower_alnum(s[i]))
+			i++;
+		if (i == run)
+			return false; /* empty run: bad start or double separator */
+		if (i == n)
+			return true;
+		if (s[i] == '.') {
+			i++;
+		} else if (s[i] == '_') {
+			i++;
+			if (i < n && s[i] == '_')
+				i++;
+		} else if (s[i] == '-') {
+			while (i < n && s[i] == '-')
+				i++;
+		} else {
+			return false;
+		}
+	}
+}
+
+static bool valid_tag_n(const char *s, size_t n)
+{
+	if (n == 0 || n > TLK_TAG_MAX)
+		return false;
+	if (s[0] == '.' || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_tag_char(s[i]))
+			return false;
+	}
+	return true;
+}
+
+static bool valid_hex_n(const char *s, size_t n)
+{
+	if (n != TLK_HEX_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_lower_hex(s[i]))
+			return false;
+	}
+	return true;
+}
+
+/* "link.<id>.tmp" with at least one byte of id. */
+static bool link_tmp_n(const char *s, size_t n)
+{
+	static const char pre[] = "link.";
+	static const char suf[] = ".tmp";
+	const size_t pre_len = sizeof(pre) - 1;
+	const size_t suf_len = sizeof(suf) - 1;
+
+	if (n < pre_len + 1 + suf_len)
+		return false;
+	return memcmp(s, pre, pre_len) == 0 &&
+	       memcmp(s + n - suf_len, suf, suf_len) == 0;
+}
+
+static bool link_or_tmp(const char *s, size_t n)
+{
+	return name_is(s, n, "link") || link_tmp_n(s, n);
+}
+
+static void clear_node(struct tlk_node *out, enum tlk_kind kind)
+{
+	out->kind = kind;
+	out->repo[0] = '\0';
+	out->tag[0] = '\0';
+	out->hex[0] = '\0';
+}
+
+/* Copy a bounded NUL-terminated string field of equal size. */
+static void copy_field(char *dst, const char *src, size_t size)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* Start `out` as a copy of `parent`'s names; a no-op when they alias. */
+static void inherit(const struct tlk_node *parent, struct tlk_node *out)
+{
+	if (out == parent)
+		return;
+	copy_field(out->repo, parent->repo, sizeof(out->repo));
+	copy_field(out->tag, parent->tag, sizeof(out->tag));
+	copy_field(out->hex, parent->hex, sizeof(out->hex));
+}
+
+/* REPOS/<c>: the first component of a repository name. */
+static enum tlk_kind repo_first(struct tlk_node *out, const char *s, size_t n)
+{
+	if (n > REPO_NAME_MAX || !valid_repo_component(s, n))
+		return TLK_OTHER;
+	memcpy(out->repo, s, n);
+	out->repo[n] = '\0';
+	return TLK_REPO_DIR;
+}
+
+/* REPO_DIR/<c>: _manifests, another internal directory, or a deeper name. */
+static enum tlk_kind repo_next(struct tlk_node *out, const char *s, size_t n)
+{
+	size_t have;
+
+	if (s[0] == '_')
+		return name_is(s, n, "_manifests") ? TLK_MANIFESTS : TLK_OTHER;
+	if (!valid_repo_component(s, n))
+		return TLK_OTHER;
+	have = strnlen(out->repo, REPO_NAME_MAX);
+	if (have == 0 || have + 1 + n > REPO_NAME_MAX)
+		return TLK_OTHER;
+	out->repo[have] = '/';
+	memcpy(out->repo + have + 1, s, n);
+	out->repo[have + 1 + n] = '\0';
+	return TLK_REPO_DIR;
+}
+
+static enum tlk_kind tag_dir(struct tlk_node *out, const char *s, size_t n)
+{
+	if (!valid_tag_n(s, n))
+		return TLK_OTHER;
+	memcpy(out->tag, s, n);
+	out->tag[n] = '\0';
+	return TLK_TAG_DIR;
+}
+
+static enum tlk_kind digest_dir(struct tlk_node *out, const char *s, size_t n,
+				enum tlk_kind kind)
+{
+	if (!valid_hex_n(s, n))
+		return TLK_OTHER;
+	memcpy(out->hex, s, n);
+	out->hex[n] = '\0';
+	return kind;
+}
+
+static enum tlk_kind current_child(const char *s, size_t n)
+{
+	if (name_is(s, n, "link"))
+		return TLK_CURRENT_LINK;
+	if (link_tmp_n(s, n))
+		return TLK_CURRENT_TMP;
+	return TLK_CURRENT_OTHER;
+}
+
+/* Literal steps: `parent` has exactly one child name of interest. */
+static enum tlk_kind fixed_step(enum tlk_kind parent, const char *s, size_t n)
+{
+	switch (parent) {
+	case TLK_ROOT:
+		if (name_is(s, n, "docker"))
+			return TLK_DOCKER;
+		return name_is(s, n, "repositories") ? TLK_REPOS : TLK_OTHER;
+	case TLK_DOCKER:
+		return name_is(s, n, "registry") ? TLK_REGISTRY : TLK_OTHER;
+	case TLK_REGISTRY:
+		return name_is(s, n, "v2") ? TLK_V2 : TLK_OTHER;
+	case TLK_V2:
+		return name_is(s, n, "repositories") ? TLK_REPOS : TLK_OTHER;
+	case TLK_MANIFESTS:
+		if (name_is(s, n, "tags"))
+			return TLK_TAGS;
+		return name_is(s, n, "revisions") ? TLK_REVISIONS : TLK_OTHER;
+	case TLK_TAG_DIR:
+		if (name_is(s, n, "current"))
+			return TLK_CURRENT;
+		return name_is(s, n, "index") ? TLK_TAG_INDEX : TLK_OTHER;
+	case TLK_TAG_INDEX:
+		return name_is(s, n, "sha256") ? TLK_TAG_INDEX_ALG : TLK_OTHER;
+	case TLK_REVISIONS:
+		return name_is(s, n, "sha256") ? TLK_REV_ALG : TLK_OTHER;
+	case TLK_TAG_INDEX_DIG:
+		return link_or_tmp(s, n) ? TLK_TAG_INDEX_LINK : TLK_OTHER;
+	case TLK_REV_DIG:
+		return link_or_tmp(s, n) ? TLK_REV_LINK : TLK_OTHER;
+	default:
+		return TLK_OTHER;
+	}
+}
+
+static bool is_dot_name(const char *s, size_t n)
+{
+	return (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.');
+}
+
+static void classify(const struct tlk_node *parent, const char *s, size_t n,
+		     struct tlk_node *out)
+{
+	enum tlk_kind pk = parent->kind;
+	enum tlk_kind k;
+
+	if (n == 0 || n > NAME_MAX_LEN || is_dot_name(s, n)) {
+		clear_node(out, TLK_OTHER);
+		return;
+	}
+	inherit(parent, out);
+	switch (pk) {
+	case TLK_REPOS:
+		k = repo_first(out, s, n);
+		break;
+	case TLK_REPO_DIR:
+		k = repo_next(out, s, n);
+		break;
+	case TLK_TAGS:
+		k = tag_dir(out, s, n);
+		break;
+	case TLK_CURRENT:
+		k = current_child(s, n);
+		break;
+	case TLK_TAG_INDEX_ALG:
+		k = digest_dir(out, s, n, TLK_TAG_INDEX_DIG);
+		break;
+	case TLK_REV_ALG:
+		k = digest_dir(out, s, n, TLK_REV_DIG);
+		break;
+	default:
+		k = fixed_step(pk, s, n);
+		break;
+	}
+	if (k == TLK_OTHER)
+		clear_node(out, TLK_OTHER);
+	else
+		out->kind = k;
+}
+
+void tlk_layout_root(struct tlk_node *out)
+{
+	clear_node(out, TLK_ROOT);
+}
+
+void tlk_layout_child(const struct tlk_node *parent, const char *name,
+		      struct tlk_node *out)
+{
+	size_t n = name ? strnlen(name, NAME_MAX_LEN + 1) : 0;
+
+	classify(parent, name, n, out);
+}
+
+void tlk_layout_path(const char *relpath, struct tlk_node *out)
+{
+	const char *p = relpath ? relpath : "";
+
+	tlk_layout_root(out);
+	while (*p != '\0') {
+		const char *end;
+		size_t n;
+
+		if (*p == '/') {
+			p++;
+			continue;
+		}
+		end = strchrnul(p, '/');
+		n = (size_t)(end - p);
+		p = end;
+		if (n == 1 && end[-1] == '.')
+			continue;
+		classify(out, end - n, n, out);
+		if (out->kind == TLK_OTHER)
+			return; /* every descendant of OTHER is OTHER, ".." too */
+	}
+}
+
+bool tlk_layout_valid_tag(const char *tag)
+{
+	if (!tag)
+		return false;
+	return valid_tag_n(tag, strnlen(tag, TLK_TAG_MAX + 1));
+}
+
+bool tlk_layout_valid_hex(const char *s)
+{
+	if (!s)
+		return false;
+	return valid_hex_n(s, strnlen(s, TLK_HEX_LEN + 1));
+}
+
+bool tlk_layout_is_link_tmp(const char *name)
+{
+	if (!name)
+		return false;
+	return link_tmp_n(name, strnlen(name, NAME_MAX_LEN + 1));
+}
+
+bool tlk_layout_is_structural_dir(enum tlk_kind kind)
+{
+	switch (kind) {
+	case TLK_ROOT:
+	case TLK_DOCKER:
+	case TLK_REGISTRY:
+	case TLK_V2:
+	case TLK_REPOS:
+	case TLK_REPO_DIR:
+	case TLK_MANIFESTS:
+	case TLK_TAGS:
+	case TLK_TAG_DIR:
+	case TLK_CURRENT:
+	case TLK_TAG_INDEX:
+	case TLK_TAG_INDEX_ALG:
+	case TLK_TAG_INDEX_DIG:
+	case TLK_REVISIONS:
+	case TLK_REV_ALG:
+	case TLK_REV_DIG:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool tlk_layout_is_inspected_file(enum tlk_kind kind)
+{
+	switch (kind) {
+	case TLK_CURRENT_LINK:
+	case TLK_CURRENT_TMP:
+	case TLK_CURRENT_OTHER:
+	case TLK_TAG_INDEX_LINK:
+	case TLK_REV_LINK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+const char *tlk_layout_kind_name(enum tlk_kind kind)
+{
+	if ((unsigned)kind >= TLK_KIND_COUNT)
+		return "invalid";
+	return kind_names[kind];
+}
