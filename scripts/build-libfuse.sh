@@ -132,10 +132,10 @@ list_sources() {
 # The main Debian archive: an entry whose suite is a Debian release name
 # (the OS codename preferred); among those, a URI whose path ends in /debian.
 pick_mirror() {
-	local uri suite best= score bestscore=0
+	local uri suite best='' score bestscore=0
 	while IFS=$'\t' read -r uri suite; do
 		case "$suite" in
-		*-security | */updates | *-updates | *-backports | *-proposed-updates) continue ;;
+		*-security | */updates | *-updates | *-backports) continue ;;
 		esac
 		score=0
 		case "$suite" in

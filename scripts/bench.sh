@@ -1,0 +1,540 @@
+#!/usr/bin/env bash
+# bench.sh - measure taglockfs against the native filesystem, side by side.
+#
+# Usage: scripts/bench.sh [--reps N] [--quick] [--only LIST] [--native-only]
+#                         [--opts OPTS] [--dir DIR] [--nofile N] [--keep]
+#   --reps N       repetitions of every measurement (default 3); the order of
+#                  native and taglockfs alternates between repetitions
+#   --quick        a small smoke run: 64 MiB files, 2k-file storms, a 64 MiB
+#                  image, 1 repetition unless --reps is given
+#   --only LIST    comma-separated subset of: write,read,storm,locked,e2e,res
+#   --native-only  measure the native side only (no daemon needed)
+#   --opts OPTS    extra `-o` options for the daemon (e.g. max_threads=4)
+#   --dir DIR      scratch directory (default /work/bench-tmp); native files
+#                  and the daemon's backing directory both live under it, so
+#                  both sides use the same disk and filesystem
+#   --nofile N     RLIMIT_NOFILE hard limit for the daemon (default 1048576
+#                  when root; the storm makes ~3 inodes per file)
+#   --keep         keep the scratch data (the generated image is always kept
+#                  in DIR/cache for the next run)
+# Environment: TAGLOCKFS=path of the daemon (default build/taglockfs).
+#
+# Measures: 1 GiB sequential write with fsync; 1 GiB cold read (caches
+# dropped) and warm read; a metadata storm shaped like a registry's tags
+# (N files repositories/r<i%50>/_manifests/tags/t<i>/current/link of 71
+# bytes: create, stat, read, walk, delete) and the same storm inside a
+# repository the policy makes immutable (create, read, identical rewrite,
+# walk); skopeo push and pull of a ~1 GiB multi-layer image to a real
+# docker-registry whose rootdirectory is the native directory or the mount;
+# the daemon's RSS and open fds after a storm and after dropping the
+# dentry/inode caches. Every figure is a throughput (bigger is better), so
+# ratio = taglockfs/native is the fraction of native speed.
+#
+# Output: an aligned table, and one machine-readable line per figure:
+#   BENCH name=... native=... taglockfs=... ratio=... unit=...
+# It is a benchmark, not a test: it needs root (drop_caches, mount) and
+# prints numbers; it does not judge them.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+reps=
+quick=0
+only=write,read,storm,locked,e2e,res
+native_only=0
+extra_opts=
+bt=/work/bench-tmp
+keep=0
+nofile=1048576
+
+usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--reps) reps=$2; shift ;;
+	--quick) quick=1 ;;
+	--only) only=$2; shift ;;
+	--native-only) native_only=1 ;;
+	--opts) extra_opts=$2; shift ;;
+	--dir) bt=$2; shift ;;
+	--nofile) nofile=$2; shift ;;
+	--keep) keep=1 ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+
+if [ $quick -eq 1 ]; then
+	reps=${reps:-1}
+	seq_mib=64
+	storm_n=2000
+	img_layers=4
+	layer_mib=16
+else
+	reps=${reps:-3}
+	seq_mib=1024
+	storm_n=20000
+	img_layers=8
+	layer_mib=128
+fi
+case "$reps" in '' | *[!0-9]* | 0) echo "bench.sh: --reps wants a positive number" >&2; exit 2 ;; esac
+want() { [[ ",$only," == *",$1,"* ]]; }
+log() { echo "bench.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "needs root (drop_caches, mounting)"
+py=/usr/bin/python3
+[ -x "$py" ] || py=$(command -v python3) || die "needs python3"
+daemon=${TAGLOCKFS:-$repo/build/taglockfs}
+if [ $native_only -eq 0 ]; then
+	[ -x "$daemon" ] || die "no daemon at $daemon (build it, or set TAGLOCKFS=...)"
+fi
+if want e2e; then
+	for t in docker-registry skopeo curl gzip tar sha256sum; do
+		command -v $t >/dev/null || die "e2e needs $t (scripts/deps.sh demo)"
+	done
+fi
+
+mkdir -p "$bt"
+bt=$(cd "$bt" && pwd)
+native=$bt/native
+backing=$bt/backing
+mnt=$bt/mnt
+cache=$bt/cache
+scratch=$bt/scratch
+rm -rf "$native" "$backing" "$scratch"
+mkdir -p "$native" "$backing" "$mnt" "$cache" "$scratch"
+
+# ---- cleanup on every exit path -----------------------------------------------
+
+daemon_pid=
+reg_pid=
+cleanup() {
+	local rc=$?
+	set +e
+	if [ -n "$reg_pid" ]; then
+		kill "$reg_pid" 2>/dev/null
+		wait "$reg_pid" 2>/dev/null
+	fi
+	if mountpoint -q "$mnt"; then
+		fusermount3 -u "$mnt" 2>/dev/null || umount "$mnt" 2>/dev/null ||
+			umount -l "$mnt" 2>/dev/null
+	fi
+	if [ -n "$daemon_pid" ]; then
+		kill "$daemon_pid" 2>/dev/null
+		wait "$daemon_pid" 2>/dev/null
+	fi
+	if [ $keep -eq 0 ]; then
+		rm -rf "$native" "$backing" "$scratch"
+		rmdir "$mnt" 2>/dev/null
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# ---- small helpers ------------------------------------------------------------
+
+now() { echo "$EPOCHREALTIME"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
+drop_caches() { sync; echo "${1:-3}" >/proc/sys/vm/drop_caches; }
+# rate AMOUNT SECONDS: AMOUNT per second, 3 significant digits.
+rate() {
+	awk -v n="$1" -v s="$2" 'BEGIN { if (s <= 0) s = 1e-9; r = n / s
+		printf(r >= 100 ? "%.0f" : "%.3g", r) }'
+}
+
+# Results: one line "name side value" per measurement in $results.
+results=$scratch/results
+units=$scratch/units
+: >"$results"
+: >"$units"
+record() { # record NAME SIDE VALUE UNIT
+	echo "$1 $2 $3" >>"$results"
+	grep -q "^$1 " "$units" || echo "$1 $4" >>"$units"
+}
+
+# ---- policy and daemon -------------------------------------------------------------
+
+policy=$scratch/policy.yaml
+cat >"$policy" <<'EOF'
+version: 1
+repositories:
+  # never touched by the benchmark's plain paths: the daemon still has to
+  # classify every node and consult the policy, but protects nothing
+  - name: "production/**"
+    immutable: true
+  # the "locked" storm runs in here: every tag it creates is protected
+  - name: "locked/**"
+    immutable: true
+EOF
+
+mount_daemon() {
+	local opts="policy=$policy"
+	[ -n "$extra_opts" ] && opts+=",$extra_opts"
+	# Raise the hard fd limit for the daemon only (it raises its soft limit).
+	(ulimit -Hn "$nofile" 2>/dev/null || true
+	 exec "$daemon" -f -o "$opts" "$backing" "$mnt") \
+		>"$scratch/daemon.log" 2>&1 &
+	daemon_pid=$!
+	local i
+	for ((i = 0; i < 100; i++)); do
+		mountpoint -q "$mnt" && return 0
+		kill -0 "$daemon_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 20 "$scratch/daemon.log" >&2
+	die "taglockfs did not mount ($daemon -f -o $opts $backing $mnt)"
+}
+
+proc_status() { # proc_status FIELD: value in kB
+	awk -v f="$1:" '$1 == f { print $2 }' "/proc/$daemon_pid/status"
+}
+fd_count() { find "/proc/$daemon_pid/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+
+# The sides to run in repetition $1: alternate which goes first.
+sides() {
+	if [ $native_only -eq 1 ]; then echo native
+	elif [ $(($1 % 2)) -eq 1 ]; then echo native taglockfs
+	else echo taglockfs native; fi
+}
+dir_of() { if [ "$1" = native ]; then echo "$native"; else echo "$mnt"; fi; }
+
+# ---- 1. sequential write with fsync, cold and warm read -----------------------------
+
+bench_seq() { # bench_seq SIDE
+	local side=$1 d f t0 t1 bytes
+	d=$(dir_of "$side")
+	f=$d/seq.bin
+	bytes=$((seq_mib * 1048576))
+	rm -f "$f"
+	drop_caches
+	if want write; then
+		t0=$(now)
+		dd if=/dev/zero of="$f" bs=1M count="$seq_mib" conv=fsync status=none
+		t1=$(now)
+		record seq_write "$side" "$(rate $((bytes / 1000000)) "$(elapsed "$t0" "$t1")")" MB/s
+	else
+		dd if=/dev/zero of="$f" bs=1M count="$seq_mib" conv=fsync status=none
+	fi
+	if want read; then
+		drop_caches
+		t0=$(now)
+		dd if="$f" of=/dev/null bs=1M status=none
+		t1=$(now)
+		record read_cold "$side" "$(rate $((bytes / 1000000)) "$(elapsed "$t0" "$t1")")" MB/s
+		t0=$(now)
+		dd if="$f" of=/dev/null bs=1M status=none
+		t1=$(now)
+		record read_warm "$side" "$(rate $((bytes / 1000000)) "$(elapsed "$t0" "$t1")")" MB/s
+	fi
+	rm -f "$f"
+}
+
+# ---- 2. metadata storms --------------------------------------------------------------
+
+storm_py=$scratch/storm.py
+cat >"$storm_py" <<'EOF'
+# storm.py PHASE ROOT N: one phase of the tag storm; prints its seconds.
+# Files: ROOT/r<i%50>/_manifests/tags/t<i>/current/link, 71 bytes each.
+import hashlib, os, sys, time
+
+phase, root, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+paths = ["%s/r%d/_manifests/tags/t%d/current/link" % (root, i % 50, i)
+         for i in range(n)]
+def content(i):
+    return b"sha256:" + hashlib.sha256(b"%d" % i).hexdigest().encode()
+datas = [content(i) for i in range(n)]
+errors = 0
+t0 = time.perf_counter()
+if phase == "create":
+    for p, data in zip(paths, datas):
+        try:
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            os.write(fd, data)
+            os.close(fd)
+        except OSError:
+            errors += 1
+elif phase == "stat":
+    for p in paths:
+        try:
+            os.stat(p)
+        except OSError:
+            errors += 1
+elif phase == "read":
+    for p, data in zip(paths, datas):
+        try:
+            fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
+            if os.read(fd, 128) != data:
+                errors += 1
+            os.close(fd)
+        except OSError:
+            errors += 1
+elif phase == "rewrite":
+    # distribution 2.8's tag write, minus the fsyncs: open without O_TRUNC,
+    # ftruncate(0), one write of the same 71 bytes, close
+    for p, data in zip(paths, datas):
+        try:
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+        except OSError:
+            errors += 1
+else:
+    sys.exit("unknown phase " + phase)
+t1 = time.perf_counter()
+print("%.6f %d" % (t1 - t0, errors))
+EOF
+
+storm_errors=$scratch/storm-errors
+: >"$storm_errors"
+storm_phase() { # storm_phase NAME SIDE PHASE ROOT
+	local name=$1 side=$2 phase=$3 root=$4 out secs errs
+	out=$("$py" "$storm_py" "$phase" "$root" "$storm_n")
+	secs=${out% *}
+	errs=${out#* }
+	[ "$errs" = 0 ] || echo "$name.$phase $side: $errs of $storm_n failed" >>"$storm_errors"
+	record "$name.$phase" "$side" "$(rate "$storm_n" "$secs")" files/s
+}
+timed_cmd() { # timed_cmd NAME SIDE CMD...: record files/s of a shell command
+	local name=$1 side=$2 t0 t1 rc=0
+	shift 2
+	t0=$(now)
+	"$@" >/dev/null 2>"$scratch/cmd.err" || rc=$?
+	t1=$(now)
+	[ $rc -eq 0 ] || echo "$name $side: $* failed: $(head -n1 "$scratch/cmd.err")" >>"$storm_errors"
+	record "$name" "$side" "$(rate "$storm_n" "$(elapsed "$t0" "$t1")")" files/s
+}
+
+# The plain storm's trees: repositories/r0 ... r49 (not repositories/locked).
+storm_dirs() { local i; for ((i = 0; i < 50; i++)); do echo "$1/r$i"; done; }
+
+bench_storm() { # bench_storm SIDE REP: the plain storm, in mutable repositories
+	local side=$1 root
+	root=$(dir_of "$side")/repositories
+	drop_caches
+	storm_phase storm "$side" create "$root"
+	storm_phase storm "$side" stat "$root"
+	storm_phase storm "$side" read "$root"
+	# shellcheck disable=SC2046
+	timed_cmd storm.walk "$side" find $(storm_dirs "$root")
+	# shellcheck disable=SC2046
+	timed_cmd storm.delete "$side" rm -rf $(storm_dirs "$root")
+}
+
+bench_locked() { # bench_locked SIDE REP: the storm in an immutable repository
+	local side=$1 rep=$2 root
+	# A fresh name per repetition: protected tags cannot be deleted through
+	# the mount, so they are removed from the backing directory at the end.
+	root=$(dir_of "$side")/repositories/locked/k$rep
+	drop_caches
+	storm_phase locked "$side" create "$root"
+	storm_phase locked "$side" read "$root"
+	storm_phase locked "$side" rewrite "$root"
+	timed_cmd locked.walk "$side" find "$root"
+	if [ "$side" = native ]; then rm -rf "$root"; fi
+}
+
+# ---- 3. resources of the daemon after a storm ------------------------------------------
+
+bench_resources() {
+	local root=$mnt/repositories
+	drop_caches
+	record rss_start taglockfs "$(($(proc_status VmRSS) / 1024))" MiB
+	record fds_start taglockfs "$(fd_count)" fds
+	"$py" "$storm_py" create "$root" "$storm_n" >/dev/null
+	"$py" "$storm_py" stat "$root" "$storm_n" >/dev/null
+	# shellcheck disable=SC2046
+	find $(storm_dirs "$root") >/dev/null
+	record fds_after_storm taglockfs "$(fd_count)" fds
+	record rss_after_storm taglockfs "$(($(proc_status VmRSS) / 1024))" MiB
+	drop_caches 2
+	sleep 2
+	record fds_after_drop taglockfs "$(fd_count)" fds
+	record rss_after_drop taglockfs "$(($(proc_status VmRSS) / 1024))" MiB
+	# shellcheck disable=SC2046
+	rm -rf $(storm_dirs "$root")
+	drop_caches 2
+	sleep 1
+	record fds_after_delete taglockfs "$(fd_count)" fds
+	record rss_peak taglockfs "$(($(proc_status VmHWM) / 1024))" MiB
+}
+
+# ---- 4. end to end: skopeo push and pull through docker-registry ------------------------
+
+img=$cache/img-${img_layers}x${layer_mib}M
+gen_image() { # an OCI layout: IMG_LAYERS gzip'd tar layers of random bytes
+	[ -f "$img/.complete" ] && return 0
+	log "generating a ${img_layers}x${layer_mib} MiB image in $img (once)"
+	rm -rf "$img"
+	mkdir -p "$img/blobs/sha256"
+	local i work hex diff size layers="" diffs="" sep="" cfg man
+	work=$(mktemp -d "$bt/gen.XXXXXX")
+	for ((i = 1; i <= img_layers; i++)); do
+		mkdir -p "$work/l$i/data"
+		head -c $((layer_mib * 1048576)) /dev/urandom >"$work/l$i/data/blob$i"
+		tar -C "$work/l$i" --sort=name --owner=0 --group=0 --numeric-owner \
+			-cf "$work/l$i.tar" data
+		diff=$(sha256sum <"$work/l$i.tar") && diff=${diff%% *}
+		gzip -1 -n -c "$work/l$i.tar" >"$work/l$i.tgz"
+		hex=$(sha256sum <"$work/l$i.tgz") && hex=${hex%% *}
+		size=$(stat -c %s "$work/l$i.tgz")
+		mv "$work/l$i.tgz" "$img/blobs/sha256/$hex"
+		rm -rf "$work/l$i" "$work/l$i.tar"
+		layers+="$sep{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$hex\",\"size\":$size}"
+		diffs+="$sep\"sha256:$diff\""
+		sep=,
+	done
+	cfg="{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[$diffs]}}"
+	printf '%s' "$cfg" >"$work/cfg"
+	hex=$(sha256sum <"$work/cfg") && hex=${hex%% *}
+	size=$(stat -c %s "$work/cfg")
+	mv "$work/cfg" "$img/blobs/sha256/$hex"
+	man="{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:$hex\",\"size\":$size},\"layers\":[$layers]}"
+	printf '%s' "$man" >"$work/man"
+	hex=$(sha256sum <"$work/man") && hex=${hex%% *}
+	size=$(stat -c %s "$work/man")
+	mv "$work/man" "$img/blobs/sha256/$hex"
+	printf '{"imageLayoutVersion":"1.0.0"}' >"$img/oci-layout"
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"bench"}}]}' \
+		"$hex" "$size" >"$img/index.json"
+	rmdir "$work"
+	touch "$img/.complete"
+}
+
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 20000))
+		ss -Hltn "sport = :$p" | grep -q . || { echo $p; return; }
+	done
+}
+
+start_registry() { # start_registry ROOTDIR PORT
+	local conf=$scratch/registry.yml i
+	cat >"$conf" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $1
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: 127.0.0.1:$2
+EOF
+	docker-registry serve "$conf" >"$scratch/registry.log" 2>&1 &
+	reg_pid=$!
+	for ((i = 0; i < 100; i++)); do
+		curl -fs -o /dev/null "http://127.0.0.1:$2/v2/" && return 0
+		kill -0 "$reg_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 20 "$scratch/registry.log" >&2
+	die "docker-registry did not start on $1"
+}
+stop_registry() {
+	kill "$reg_pid" 2>/dev/null || true
+	wait "$reg_pid" 2>/dev/null || true
+	reg_pid=
+}
+
+img_mb=0
+bench_e2e() { # bench_e2e SIDE REP
+	local side=$1 rep=$2 root port t0 t1 ref pull
+	root=$(dir_of "$side")
+	port=$(free_port)
+	rm -rf "$root/docker"
+	start_registry "$root" "$port"
+	ref=docker://127.0.0.1:$port/bench/img:r$rep
+	pull=$scratch/pull
+	rm -rf "$pull"
+	drop_caches
+	t0=$(now)
+	skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$img:bench" "$ref" >/dev/null
+	t1=$(now)
+	record e2e_push "$side" "$(rate "$img_mb" "$(elapsed "$t0" "$t1")")" MB/s
+	drop_caches
+	t0=$(now)
+	skopeo --insecure-policy copy -q --src-tls-verify=false "$ref" "dir:$pull" >/dev/null
+	t1=$(now)
+	record e2e_pull "$side" "$(rate "$img_mb" "$(elapsed "$t0" "$t1")")" MB/s
+	stop_registry
+	rm -rf "$pull" "$root/docker"
+}
+
+# ---- run ---------------------------------------------------------------------------------
+
+if want e2e; then
+	gen_image
+	img_mb=$(du -sb --apparent-size "$img/blobs" | awk '{ printf "%d", $1 / 1000000 }')
+fi
+
+machine="$(uname -r), $(nproc) CPU $(lscpu | sed -n 's/^Model name: *//p' | head -n1), \
+$(free -g | awk '/^Mem:/ { print $2 }') GiB RAM, $(findmnt -no FSTYPE -T "$bt") on $(findmnt -no SOURCE -T "$bt")"
+fuse_lib=
+if [ $native_only -eq 0 ]; then
+	fuse_lib=$(ldd "$daemon" | awk '/libfuse3/ { print $3 }')
+	fuse_lib="$(readlink -f "$fuse_lib")"
+	mount_daemon
+	log "taglockfs mounted (pid $daemon_pid, $fuse_lib)"
+fi
+
+for ((rep = 1; rep <= reps; rep++)); do
+	for side in $(sides "$rep"); do
+		log "repetition $rep/$reps: $side"
+		if want write || want read; then bench_seq "$side"; fi
+		if want storm; then bench_storm "$side"; fi
+		if want locked; then bench_locked "$side" "$rep"; fi
+		if want e2e; then bench_e2e "$side" "$rep"; fi
+	done
+done
+if want res && [ $native_only -eq 0 ]; then bench_resources; fi
+
+# ---- report ----------------------------------------------------------------------------
+
+echo
+echo "taglockfs benchmark: $reps repetition(s), median of each; ratio = taglockfs/native (throughput)"
+echo "machine: $machine"
+[ -n "$fuse_lib" ] && echo "daemon: $daemon ($(basename "$fuse_lib")${extra_opts:+, -o $extra_opts})"
+echo "sizes: sequential ${seq_mib} MiB, storm ${storm_n} files, image ${img_layers}x${layer_mib} MiB (${img_mb} MB)"
+awk -v units="$units" '
+function median(list,   a, n, i, j, t) {
+	n = split(list, a, " ")
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+	if (n == 0) return ""
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+BEGIN { while ((getline line < units) > 0) { split(line, u, " "); unit[u[1]] = u[2]; order[++n] = u[1] } }
+{ vals[$1, $2] = vals[$1, $2] " " $3 }
+END {
+	printf "%-22s %12s %12s %7s  %s\n", "measurement", "native", "taglockfs", "ratio", "unit"
+	for (i = 1; i <= n; i++) {
+		name = order[i]
+		nat = median(vals[name, "native"]); tlk = median(vals[name, "taglockfs"])
+		ratio = (nat != "" && tlk != "" && nat + 0 > 0) ? sprintf("%.2f", tlk / nat) : "-"
+		printf "%-22s %12s %12s %7s  %s\n", name, nat == "" ? "-" : nat, tlk == "" ? "-" : tlk, ratio, unit[name]
+		bench[i] = sprintf("BENCH name=%s native=%s taglockfs=%s ratio=%s unit=%s",
+			name, nat == "" ? "-" : nat, tlk == "" ? "-" : tlk, ratio, unit[name])
+	}
+	print ""
+	for (i = 1; i <= n; i++) print bench[i]
+}' "$results"
+if [ -s "$storm_errors" ]; then
+	echo
+	echo "storm operations that failed (counted in the rates above):"
+	sed 's/^/  /' "$storm_errors"
+fi
+if [ $native_only -eq 0 ] && ! kill -0 "$daemon_pid" 2>/dev/null; then
+	log "the daemon died during the run; see $scratch/daemon.log"
+	exit 1
+fi
