@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # mkoci.sh - generate small, deterministic OCI image layouts without network.
 #
 # Source it, then:
@@ -38,6 +39,7 @@ _mkoci_bytes() {
 		printf -v h '%016x' "$x"
 		hex+=$h
 	done
+	# shellcheck disable=SC2001  # sed is far faster than ${//} on 100+ KiB
 	printf '%b' "$(sed 's/../\\x&/g' <<<"$hex")" >"$out"
 }
 

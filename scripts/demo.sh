@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# demo.sh - the product's main job, end to end, on this machine:
+# a stock registry (Debian's docker-registry) on a loopback port, its
+# storage directory mounted in place by taglockfs with a policy that makes
+# test/example immutable, and the product page's Verification replayed with
+# real pushes (skopeo, locally generated OCI images, no network needed).
+#
+# Usage: scripts/demo.sh            (as root on Debian 12)
+# Installs missing packages (scripts/deps.sh demo), builds into build/ if
+# needed, prints every step and a summary table. Exit 0 when every step
+# behaved as the product page says, 1 otherwise. Leaves nothing running.
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+case "${1:-}" in
+-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+"") ;;
+*) echo "usage: $0 [--help]" >&2; exit 2 ;;
+esac
+
+cd "$(dirname "$0")/.."
+SRC=$(pwd)
+BUILD=${TLK_BUILD_DIR:-build}
+REPO=test/example
+
+# ------------------------------------------------------------ presentation
+if [ -t 1 ]; then
+	B=$'\e[1m' DIM=$'\e[2m' RED=$'\e[31m' GRN=$'\e[32m' YEL=$'\e[33m' CYA=$'\e[36m' R0=$'\e[0m'
+else
+	B='' DIM='' RED='' GRN='' YEL='' CYA='' R0=''
+fi
+say() { printf '%s\n' "$*"; }
+heading() { printf '\n%s== %s ==%s\n' "$B$CYA" "$*" "$R0"; }
+info() { printf '   %s\n' "$*"; }
+cmdline() { printf '   %s$ %s%s\n' "$DIM" "$*" "$R0"; }
+die() { printf '%sdemo.sh: %s%s\n' "$RED" "$*" "$R0" >&2; exit 1; }
+
+# ------------------------------------------------------------ cleanup
+WORK='' STORE='' DAEMON_PID='' REG_PID=''
+# shellcheck disable=SC2317  # invoked through the EXIT trap
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM HUP
+	set +e
+	if [ -n "$REG_PID" ] && kill -0 "$REG_PID" 2>/dev/null; then
+		kill "$REG_PID" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$REG_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$REG_PID" 2>/dev/null
+		wait "$REG_PID" 2>/dev/null
+	fi
+	if [ -n "$STORE" ] && mountpoint -q "$STORE" 2>/dev/null; then
+		for _ in $(seq 30); do
+			fusermount3 -u "$STORE" 2>/dev/null && break
+			sleep 0.2
+		done
+		mountpoint -q "$STORE" 2>/dev/null && umount -l "$STORE" 2>/dev/null
+	fi
+	if [ -n "$DAEMON_PID" ]; then
+		for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
+		kill "$DAEMON_PID" 2>/dev/null
+		wait "$DAEMON_PID" 2>/dev/null
+	fi
+	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+		if grep -qF " $WORK/" /proc/mounts; then
+			echo "demo.sh: $WORK is still mounted; leaving it in place" >&2
+		else
+			rm -rf "$WORK"
+		fi
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# ------------------------------------------------------------ preparation
+[ "$(id -u)" -eq 0 ] || die "run me as root (FUSE mounts and package installs)"
+
+heading "Preparing"
+info "packages: scripts/deps.sh demo"
+scripts/deps.sh demo
+modprobe fuse 2>/dev/null || true
+[ -e /dev/fuse ] || die "/dev/fuse is missing: this machine cannot mount FUSE filesystems"
+
+if [ ! -f "$BUILD/build.ninja" ]; then
+	info "build: meson setup $BUILD"
+	meson setup "$BUILD" >/dev/null || die "meson setup $BUILD failed"
+fi
+info "build: meson compile -C $BUILD"
+meson compile -C "$BUILD" >"${TMPDIR:-/tmp}/taglockfs-demo-build.log" 2>&1 || {
+	tail -n 30 "${TMPDIR:-/tmp}/taglockfs-demo-build.log" >&2
+	die "build failed (full log: ${TMPDIR:-/tmp}/taglockfs-demo-build.log)"
+}
+rm -f "${TMPDIR:-/tmp}/taglockfs-demo-build.log"
+TLK=$SRC/$BUILD/taglockfs
+info "$("$TLK" --version 2>&1 | head -n 1)"
+
+# shellcheck source=lib/mkoci.sh
+source "$SRC/scripts/lib/mkoci.sh"
+
+WORK=$(mktemp -d /tmp/taglockfs-demo.XXXXXX)
+chmod 0755 "$WORK"
+STORE=$WORK/registry-storage
+POLICY=$WORK/policy.yaml
+mkdir -p "$STORE" "$WORK/images"
+
+cat >"$POLICY" <<'EOF'
+version: 1
+repositories:
+  - name: test/example
+    immutable: true
+EOF
+info "policy $POLICY:"
+sed 's/^/      /' "$POLICY"
+"$TLK" --check-policy "$POLICY" | sed 's/^/   /' || die "the sample policy does not validate"
+
+info "mounting taglockfs in place over $STORE"
+cmdline "$TLK -f -o policy=$POLICY $STORE &"
+"$TLK" -f -o "policy=$POLICY" "$STORE" </dev/null >"$WORK/taglockfs.log" 2>&1 &
+DAEMON_PID=$!
+for _ in $(seq 100); do
+	mountpoint -q "$STORE" && break
+	kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/taglockfs.log" >&2; DAEMON_PID=''; die "taglockfs exited before mounting"; }
+	sleep 0.1
+done
+mountpoint -q "$STORE" || { cat "$WORK/taglockfs.log" >&2; die "taglockfs did not mount $STORE"; }
+info "$(grep -F " $STORE " /proc/mounts | awk '{print $1" on "$2" type "$3}')"
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+HOST=127.0.0.1:$PORT
+cat >"$WORK/registry.yml" <<EOF
+version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: $STORE
+  delete:
+    enabled: true
+http:
+  addr: $HOST
+EOF
+info "starting the stock registry on $HOST (storage: $STORE)"
+cmdline "docker-registry serve $WORK/registry.yml &"
+docker-registry serve "$WORK/registry.yml" </dev/null >"$WORK/registry.log" 2>&1 &
+REG_PID=$!
+for _ in $(seq 150); do
+	curl -fsS "http://$HOST/v2/" >/dev/null 2>&1 && break
+	kill -0 "$REG_PID" 2>/dev/null || { tail -n 20 "$WORK/registry.log" >&2; REG_PID=''; die "docker-registry exited"; }
+	sleep 0.1
+done
+curl -fsS "http://$HOST/v2/" >/dev/null || die "docker-registry does not answer on $HOST"
+
+info "generating two small OCI images (A and B) with scripts/lib/mkoci.sh"
+DIG_A=$(mkoci "$WORK/images/A" taglockfs-demo-image-A 2 16)
+DIG_B=$(mkoci "$WORK/images/B" taglockfs-demo-image-B 2 16)
+info "image A: $DIG_A"
+info "image B: $DIG_B"
+
+# ------------------------------------------------------------ the steps
+declare -a T_STEP=() T_WANT=() T_GOT=() T_RES=()
+FAILED=0
+ANSWER='' LINK=''
+
+name_of() {
+	case "$1" in
+	"$DIG_A") echo A ;;
+	"$DIG_B") echo B ;;
+	"") echo none ;;
+	*) echo "${1:0:19}" ;;
+	esac
+}
+
+# push IMAGE TAG: one skopeo push; sets ANSWER (ok|refused) and prints it.
+push() {
+	local img=$1 tag=$2 out rc=0
+	cmdline "skopeo copy --dest-tls-verify=false oci:images/$img docker://$HOST/$REPO:$tag"
+	out=$(skopeo --insecure-policy copy --all --preserve-digests --dest-tls-verify=false \
+		"oci:$WORK/images/$img" "docker://$HOST/$REPO:$tag" 2>&1) || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		ANSWER=ok
+		printf '   registry: %sok%s (pushed)\n' "$GRN" "$R0"
+	else
+		ANSWER=refused
+		local msg
+		msg=$(printf '%s\n' "$out" | grep -v '^\s*$' | tail -n 1 | sed 's/^time="[^"]*" level=[a-z]* msg=//')
+		printf '   registry: %srefused%s (skopeo exit %d)\n' "$YEL" "$R0" "$rc"
+		printf '   skopeo:   %s\n' "$msg"
+	fi
+}
+
+# show_link TAG: print the digest in the tag's current/link; sets LINK.
+show_link() {
+	local f="$STORE/docker/registry/v2/repositories/$REPO/_manifests/tags/$1/current/link"
+	LINK=$(cat "$f" 2>/dev/null || true)
+	info "tags/$1/current/link: ${LINK:-<missing>} (image $(name_of "$LINK"))"
+}
+
+# record STEP WANT_ANSWER WANT_IMAGE
+record() {
+	local want got res
+	want="$2, $1=$3"
+	got="$ANSWER, $1=$(name_of "$LINK")"
+	if [ "$want" = "$got" ]; then res=PASS; else res=FAIL; FAILED=1; fi
+	T_STEP+=("$STEP") T_WANT+=("$want") T_GOT+=("$got") T_RES+=("$res")
+	if [ $res = PASS ]; then printf '   %sPASS%s\n' "$GRN" "$R0"
+	else printf '   %sFAIL%s: expected %s, got %s\n' "$RED" "$R0" "$want" "$got"; fi
+}
+
+daemon_says() {
+	local from=$1 line
+	line=$(tail -c +"$((from + 1))" "$WORK/taglockfs.log" |
+		grep -F 'cannot be overwritten' | tail -n 1 || true)
+	if [ -n "$line" ]; then info "taglockfs log: $line"
+	else info "taglockfs log: ${RED}no refusal logged${R0}"; fi
+}
+logsize() { stat -c %s "$WORK/taglockfs.log"; }
+
+heading "Step 1: push a new image with a tag other than latest ($REPO:v1 = A)"
+STEP="1 push A as v1"
+push A v1; show_link v1; record v1 ok A
+
+heading "Step 2: push another image with the same tag ($REPO:v1 = B)"
+info "expected: denied, \"The requested tag already exists and cannot be overwritten.\""
+STEP="2 push B as v1"
+mark=$(logsize)
+push B v1
+sleep 0.2
+daemon_says "$mark"
+show_link v1; record v1 refused A
+
+heading "Step 2b: push the same image A as v1 again (identical re-push)"
+info "expected: accepted, nothing changes (re-pushing the same image is not an overwrite)"
+STEP="2b re-push A as v1"
+push A v1; show_link v1; record v1 ok A
+
+heading "Step 3: push an image as latest ($REPO:latest = A)"
+STEP="3 push A as latest"
+push A latest; show_link latest; record latest ok A
+
+heading "Step 4: push another image as latest ($REPO:latest = B)"
+info "expected: accepted, latest now points to B (latest stays mutable)"
+STEP="4 push B as latest"
+push B latest; show_link latest; record latest ok B
+
+heading "Step 5: clear the Immutable check box (edit the policy, no remount)"
+cmdline "sed -i 's/immutable: true/immutable: false/' $POLICY"
+sed -i 's/immutable: true/immutable: false/' "$POLICY"
+sed 's/^/      /' "$POLICY"
+STEP="5 edit policy"
+if "$TLK" --check-policy "$POLICY" >/dev/null 2>&1 && mountpoint -q "$STORE"; then
+	ANSWER=ok
+else
+	ANSWER=failed
+fi
+LINK=$DIG_A
+info "policy valid and still mounted: $ANSWER"
+T_STEP+=("$STEP") T_WANT+=("ok") T_GOT+=("$ANSWER")
+if [ "$ANSWER" = ok ]; then T_RES+=(PASS); else T_RES+=(FAIL); FAILED=1; fi
+
+heading "Step 6: push B as v1 again ($REPO:v1 = B)"
+info "expected: accepted, v1 now points to B"
+STEP="6 push B as v1"
+# The daemon notices the edit asynchronously; give it up to 5 seconds.
+for try in $(seq 10); do
+	push B v1
+	[ "$ANSWER" = ok ] && break
+	info "(policy change not picked up yet; retrying, attempt $((try + 1)))"
+	sleep 0.5
+done
+show_link v1; record v1 ok B
+
+# ------------------------------------------------------------ summary
+heading "Summary"
+printf '   %-22s %-16s %-16s %s\n' STEP EXPECTED GOT RESULT
+printf '   %-22s %-16s %-16s %s\n' ---- -------- --- ------
+for i in "${!T_STEP[@]}"; do
+	if [ "${T_RES[$i]}" = PASS ]; then c=$GRN; else c=$RED; fi
+	printf '   %-22s %-16s %-16s %s%s%s\n' "${T_STEP[$i]}" "${T_WANT[$i]}" \
+		"${T_GOT[$i]}" "$c" "${T_RES[$i]}" "$R0"
+done
+say ""
+if [ "$FAILED" -eq 0 ]; then
+	printf '%sAll steps behaved as the product page says.%s\n' "$B$GRN" "$R0"
+else
+	printf '%sSome steps deviated; logs: taglockfs and registry output follow.%s\n' "$B$RED" "$R0"
+	say "--- taglockfs log (tail)"; tail -n 30 "$WORK/taglockfs.log" || true
+	say "--- registry log (tail)"; tail -n 15 "$WORK/registry.log" || true
+fi
+exit "$FAILED"
