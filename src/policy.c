@@ -460,7 +460,7 @@ static int check_string(struct parser *c, const char *expected,
 		return fail_type(c, expected, key);
 	if (memchr(scalar_text(c), '\0', scalar_len(c)))
 		return fail_at(c, c->ev.start_mark,
-			       "NUL character in the value of '%s'", key);
+			       "the value of '%s' contains a NUL character", key);
 	return 0;
 }
 
