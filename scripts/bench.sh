@@ -482,8 +482,8 @@ machine="$(uname -r), $(nproc) CPU $(lscpu | sed -n 's/^Model name: *//p' | head
 $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM, $(findmnt -no FSTYPE -T "$bt") on $(findmnt -no SOURCE -T "$bt")"
 fuse_lib=
 if [ $native_only -eq 0 ]; then
-	fuse_lib=$(ldd "$daemon" | awk '/libfuse3/ { print $3 }')
-	fuse_lib="$(readlink -f "$fuse_lib")"
+	fuse_lib=$(ldd "$daemon" 2>/dev/null | awk '/libfuse3/ { print $3 }' || true)
+	[ -n "$fuse_lib" ] && fuse_lib=$(readlink -f "$fuse_lib")
 	mount_daemon
 	log "taglockfs mounted (pid $daemon_pid, $fuse_lib)"
 fi
@@ -504,7 +504,7 @@ if want res && [ $native_only -eq 0 ]; then bench_resources; fi
 echo
 echo "taglockfs benchmark: $reps repetition(s), median of each; ratio = taglockfs/native (throughput)"
 echo "machine: $machine"
-[ -n "$fuse_lib" ] && echo "daemon: $daemon ($(basename "$fuse_lib")${extra_opts:+, -o $extra_opts})"
+[ $native_only -eq 0 ] && echo "daemon: $daemon (${fuse_lib:+$(basename "$fuse_lib")}${extra_opts:+, -o $extra_opts})"
 echo "sizes: sequential ${seq_mib} MiB, storm ${storm_n} files, image ${img_layers}x${layer_mib} MiB (${img_mb} MB)"
 awk -v units="$units" '
 function median(list,   a, n, i, j, t) {
