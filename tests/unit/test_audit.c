@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -252,31 +254,14 @@ static void record_format(void **state)
 	free_lines(lines, n);
 }
 
-static void record_time_and_omitted_fields(void **state)
+/* Milliseconds since the epoch of an RFC 3339 UTC time as audit writes
+ * it; fails the test when the text has another shape. */
+static long long parse_time_ms(const char *when)
 {
-	struct fixture *fx = *state;
-	struct tlk_audit *audit = NULL;
-	struct tlk_audit_event ev = {.decision = "allow", .pid = 0};
-	char *lines[MAX_LINES];
 	struct tm tm = {0};
 	regex_t re;
-	json_t *obj;
-	time_t now = time(NULL), then;
-	const char *when;
+	int ms = -1;
 
-	assert_int_equal(tlk_audit_open(fx->path, &audit), 0);
-	assert_int_equal(tlk_audit_append(audit, &ev), 0);
-	tlk_audit_close(audit);
-	assert_int_equal(read_lines(fx->path, lines), 1);
-	obj = json_loads(lines[0], 0, NULL);
-	assert_non_null(obj);
-	/* decision, hash, pid, prev, seq, time: NULL strings are omitted. */
-	assert_int_equal(json_object_size(obj), 6);
-	assert_null(json_object_get(obj, "tag"));
-	assert_null(json_object_get(obj, "comm"));
-	assert_true(json_is_integer(json_object_get(obj, "pid")));
-
-	when = member(obj, "time");
 	assert_non_null(when);
 	assert_int_equal(regcomp(&re,
 				 "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}"
@@ -286,10 +271,49 @@ static void record_time_and_omitted_fields(void **state)
 	assert_int_equal(regexec(&re, when, 0, NULL, 0), 0);
 	regfree(&re);
 	assert_non_null(strptime(when, "%Y-%m-%dT%H:%M:%S", &tm));
-	then = timegm(&tm);
-	assert_in_range(then, now - 5, now + 5); /* UTC, not local time */
-	json_decref(obj);
-	free_lines(lines, 1);
+	assert_int_equal(sscanf(when + 20, "%3d", &ms), 1);
+	return (long long)timegm(&tm) * 1000 + ms;
+}
+
+static void record_time_and_omitted_fields(void **state)
+{
+	struct fixture *fx = *state;
+	struct tlk_audit *audit = NULL;
+	struct tlk_audit_event ev = {.decision = "allow", .pid = 0};
+	struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
+	long long now = (long long)time(NULL) * 1000, t1, t2;
+	char *lines[MAX_LINES];
+	json_t *a, *b;
+
+	/* Local time five hours off UTC: the record must still say UTC. */
+	setenv("TZ", "XYZ5", 1);
+	tzset();
+	assert_int_equal(tlk_audit_open(fx->path, &audit), 0);
+	assert_int_equal(tlk_audit_append(audit, &ev), 0);
+	nanosleep(&pause, NULL);
+	assert_int_equal(tlk_audit_append(audit, &ev), 0);
+	tlk_audit_close(audit);
+	unsetenv("TZ");
+	tzset();
+	assert_int_equal(read_lines(fx->path, lines), 2);
+	a = json_loads(lines[0], 0, NULL);
+	b = json_loads(lines[1], 0, NULL);
+	assert_non_null(a);
+	assert_non_null(b);
+	/* decision, hash, pid, prev, seq, time: NULL strings are omitted. */
+	assert_int_equal(json_object_size(a), 6);
+	assert_null(json_object_get(a, "tag"));
+	assert_null(json_object_get(a, "comm"));
+	assert_true(json_is_integer(json_object_get(a, "pid")));
+
+	t1 = parse_time_ms(member(a, "time"));
+	t2 = parse_time_ms(member(b, "time"));
+	assert_in_range(t1, now - 5000, now + 5000);
+	/* Milliseconds are real: 50 ms apart, give or take a slow machine. */
+	assert_in_range(t2 - t1, 40, 900);
+	json_decref(a);
+	json_decref(b);
+	free_lines(lines, 2);
 }
 
 static void record_bad_utf8_comm(void **state)
@@ -438,6 +462,41 @@ static void concurrent_appends(void **state)
 	}
 	tlk_audit_close(audit);
 	expect_good(fx->path, 1600);
+}
+
+/* A disk that fills up in the middle of a record (RLIMIT_FSIZE makes the
+ * write short) must not leave a torn line behind. */
+static void short_write_leaves_log_intact(void **state)
+{
+	struct fixture *fx = *state;
+	struct tlk_audit_event ev = {.decision = "allow", .tag = "v9"};
+	struct tlk_audit *audit = NULL;
+	struct rlimit old, lim;
+	struct stat st;
+	int r1, r2, r3;
+
+	append_records(fx->path, 1, 3);
+	assert_int_equal(stat(fx->path, &st), 0);
+	assert_int_equal(tlk_audit_open(fx->path, &audit), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)st.st_size + 30; /* room for part of a line */
+	setrlimit(RLIMIT_FSIZE, &lim);
+	r1 = tlk_audit_append(audit, &ev);
+	lim.rlim_cur = (rlim_t)st.st_size; /* no room at all */
+	setrlimit(RLIMIT_FSIZE, &lim);
+	r2 = tlk_audit_append(audit, &ev);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(r1, -EIO);
+	assert_int_equal(r2, -EFBIG);
+	expect_good(fx->path, 3);
+	/* Once there is room again the chain simply goes on. */
+	r3 = tlk_audit_append(audit, &ev);
+	tlk_audit_close(audit);
+	assert_int_equal(r3, 0);
+	expect_good(fx->path, 4);
 }
 
 /* A log of 10 records; the tamper tests edit it. */
@@ -770,16 +829,33 @@ static void log_one_line_and_errno(void **state)
 {
 	struct fixture *fx = *state;
 	struct capture c;
+	int saved;
 	char *out;
 
 	tlk_log_init("tlktest", false, false);
 	capture_begin(&c, fx->dir);
 	errno = EXDEV;
 	tlk_err("tag %s\nforged: line", "v1");
-	assert_int_equal(errno, EXDEV);
+	saved = errno;
 	out = capture_end(&c);
+	assert_int_equal(saved, EXDEV);
 	assert_string_equal(out, "tlktest: error: tag v1?forged: line\n");
 	free(out);
+
+	/* A stderr that cannot be written (EBADF) does not leak its errno. */
+	capture_begin(&c, fx->dir);
+	{
+		int ro = open("/dev/null", O_RDONLY);
+
+		assert_true(ro >= 0);
+		assert_int_equal(dup2(ro, STDERR_FILENO), STDERR_FILENO);
+		close(ro);
+	}
+	errno = EXDEV;
+	tlk_err("lost");
+	saved = errno;
+	free(capture_end(&c));
+	assert_int_equal(saved, EXDEV);
 }
 
 static void log_truncates_long_lines(void **state)
@@ -853,14 +929,16 @@ static void log_syslog_not_stderr(void **state)
 {
 	struct fixture *fx = *state;
 	struct capture c;
+	int saved;
 	char *out;
 
 	tlk_log_init("tlktest", true, false);
 	capture_begin(&c, fx->dir);
 	errno = ENOSPC;
 	tlk_notice("to syslog");
-	assert_int_equal(errno, ENOSPC);
+	saved = errno;
 	out = capture_end(&c);
+	assert_int_equal(saved, ENOSPC);
 	tlk_log_init("tlktest", false, false);
 	assert_string_equal(out, "");
 	free(out);
@@ -881,6 +959,7 @@ int main(void)
 	    T(missing_file),
 	    T(second_writer_refused),
 	    T(concurrent_appends),
+	    T(short_write_leaves_log_intact),
 	    T(tamper_digest_char),
 	    T(tamper_delete_middle),
 	    T(tamper_delete_first),
