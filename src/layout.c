@@ -15,28 +15,28 @@
 #define REPO_NAME_MAX (TLK_REPO_MAX - 1)
 
 static const char *const kind_names[TLK_KIND_COUNT] = {
-	[TLK_OTHER] = "other",
-	[TLK_ROOT] = "root",
-	[TLK_DOCKER] = "docker",
-	[TLK_REGISTRY] = "registry",
-	[TLK_V2] = "v2",
-	[TLK_REPOS] = "repos",
-	[TLK_REPO_DIR] = "repo_dir",
-	[TLK_MANIFESTS] = "manifests",
-	[TLK_TAGS] = "tags",
-	[TLK_TAG_DIR] = "tag_dir",
-	[TLK_CURRENT] = "current",
-	[TLK_CURRENT_LINK] = "current_link",
-	[TLK_CURRENT_TMP] = "current_tmp",
-	[TLK_CURRENT_OTHER] = "current_other",
-	[TLK_TAG_INDEX] = "tag_index",
-	[TLK_TAG_INDEX_ALG] = "tag_index_alg",
-	[TLK_TAG_INDEX_DIG] = "tag_index_dig",
-	[TLK_TAG_INDEX_LINK] = "tag_index_link",
-	[TLK_REVISIONS] = "revisions",
-	[TLK_REV_ALG] = "rev_alg",
-	[TLK_REV_DIG] = "rev_dig",
-	[TLK_REV_LINK] = "rev_link",
+    [TLK_OTHER] = "other",
+    [TLK_ROOT] = "root",
+    [TLK_DOCKER] = "docker",
+    [TLK_REGISTRY] = "registry",
+    [TLK_V2] = "v2",
+    [TLK_REPOS] = "repos",
+    [TLK_REPO_DIR] = "repo_dir",
+    [TLK_MANIFESTS] = "manifests",
+    [TLK_TAGS] = "tags",
+    [TLK_TAG_DIR] = "tag_dir",
+    [TLK_CURRENT] = "current",
+    [TLK_CURRENT_LINK] = "current_link",
+    [TLK_CURRENT_TMP] = "current_tmp",
+    [TLK_CURRENT_OTHER] = "current_other",
+    [TLK_TAG_INDEX] = "tag_index",
+    [TLK_TAG_INDEX_ALG] = "tag_index_alg",
+    [TLK_TAG_INDEX_DIG] = "tag_index_dig",
+    [TLK_TAG_INDEX_LINK] = "tag_index_link",
+    [TLK_REVISIONS] = "revisions",
+    [TLK_REV_ALG] = "rev_alg",
+    [TLK_REV_DIG] = "rev_dig",
+    [TLK_REV_LINK] = "rev_link",
 };
 
 /* The component (s, n) is exactly the literal `lit`. */
@@ -77,8 +77,9 @@ static bool valid_repo_component(const char *s, size_t n)
 
 		while (i < n && is_lower_alnum(s[i]))
 			i++;
+		/* an empty run: a bad start or two separators in a row */
 		if (i == run)
-			return false; /* empty run: bad start or double separator */
+			return false;
 		if (i == n)
 			return true;
 		if (s[i] == '.') {
@@ -259,7 +260,8 @@ static enum tlk_kind fixed_step(enum tlk_kind parent, const char *s, size_t n)
 
 static bool is_dot_name(const char *s, size_t n)
 {
-	return (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.');
+	return (n == 1 && s[0] == '.') ||
+	       (n == 2 && s[0] == '.' && s[1] == '.');
 }
 
 static void classify(const struct tlk_node *parent, const char *s, size_t n,
@@ -334,8 +336,9 @@ void tlk_layout_path(const char *relpath, struct tlk_node *out)
 		if (n == 1 && end[-1] == '.')
 			continue;
 		classify(out, end - n, n, out);
+		/* every descendant of OTHER is OTHER, ".." too */
 		if (out->kind == TLK_OTHER)
-			return; /* every descendant of OTHER is OTHER, ".." too */
+			return;
 	}
 }
 

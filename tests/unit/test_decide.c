@@ -14,8 +14,12 @@
 
 #include "taglockfs/decide.h"
 
-#define D1 "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define D2 "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+#define D1                                                                     \
+	"sha256:"                                                              \
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define D2                                                                     \
+	"sha256:"                                                              \
+	"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 #define SENTENCE "The requested tag already exists and cannot be overwritten."
 
 /* Link contents used in the table. */
@@ -41,6 +45,7 @@ struct row {
 #define INSPECT TLK_INSPECT
 
 /* Shorthand: op, prot, pdel, holds, cur, next, new_size, cur_size, verdict */
+/* clang-format off */
 static const struct row rows[] = {
 	/* open for writing: a protected link is served through a shadow */
 	{TLK_OP_OPEN_LINK, true, true, false, V1, ABS, 0, 0, INSPECT,
@@ -173,6 +178,7 @@ static const struct row rows[] = {
 	 TLK_R_LINK_ALIAS},
 	{TLK_OP_SYMLINK, false, true, false, V1, ABS, 0, 0, ALLOW, ANY},
 };
+/* clang-format on */
 
 static void set_link(struct tlk_link *l, enum lk which)
 {
@@ -233,8 +239,8 @@ static void test_decide_table(void **state)
 			    lk_names[r->cur], lk_names[r->next], r->cur_size,
 			    r->new_size, r->kind,
 			    r->reason == ANY
-				    ? "any"
-				    : tlk_reason_name((enum tlk_reason)r->reason),
+				? "any"
+				: tlk_reason_name((enum tlk_reason)r->reason),
 			    v.kind, tlk_reason_name(v.reason));
 		bad++;
 	}
@@ -251,29 +257,48 @@ static void test_decide_sweep(void **state)
 
 	(void)state;
 	for (int op = 0; op < TLK_OP_COUNT; op++)
-	for (int bits = 0; bits < 8; bits++)
-	for (int cur = ABS; cur <= MAL; cur++)
-	for (int next = ABS; next <= MAL; next++)
-	for (size_t s = 0; s < 16; s++) {
-		struct tlk_verdict v;
-		struct row r = {(enum tlk_op)op, bits & 1, bits & 2, bits & 4,
-				(enum lk)cur, (enum lk)next, sizes[s % 4],
-				sizes[s / 4], ALLOW, ANY};
+		for (int bits = 0; bits < 8; bits++)
+			for (int cur = ABS; cur <= MAL; cur++)
+				for (int next = ABS; next <= MAL; next++)
+					for (size_t s = 0; s < 16; s++) {
+						struct tlk_verdict v;
+						struct row r = {(enum tlk_op)op,
+								bits & 1,
+								bits & 2,
+								bits & 4,
+								(enum lk)cur,
+								(enum lk)next,
+								sizes[s % 4],
+								sizes[s / 4],
+								ALLOW,
+								ANY};
 
-		facts_of(&r, &f);
-		v = tlk_decide(&f);
-		assert_true(v.kind == TLK_ALLOW || v.kind == TLK_INSPECT ||
-			    v.kind == TLK_REFUSE);
-		assert_true((unsigned)v.reason < TLK_R_COUNT);
-		if (v.kind == TLK_INSPECT)
-			assert_int_equal(op, TLK_OP_OPEN_LINK);
-		if (!r.prot && !r.holds)
-			assert_int_not_equal(v.kind, TLK_REFUSE);
-		if (v.kind == TLK_REFUSE)
-			assert_int_not_equal(tlk_verdict_errno(v), 0);
-		else
-			assert_int_equal(tlk_verdict_errno(v), 0);
-	}
+						facts_of(&r, &f);
+						v = tlk_decide(&f);
+						assert_true(
+						    v.kind == TLK_ALLOW ||
+						    v.kind == TLK_INSPECT ||
+						    v.kind == TLK_REFUSE);
+						assert_true((unsigned)v.reason <
+							    TLK_R_COUNT);
+						if (v.kind == TLK_INSPECT)
+							assert_int_equal(
+							    op,
+							    TLK_OP_OPEN_LINK);
+						if (!r.prot && !r.holds)
+							assert_int_not_equal(
+							    v.kind, TLK_REFUSE);
+						if (v.kind == TLK_REFUSE)
+							assert_int_not_equal(
+							    tlk_verdict_errno(
+								v),
+							    0);
+						else
+							assert_int_equal(
+							    tlk_verdict_errno(
+								v),
+							    0);
+					}
 }
 
 /* The decision reads only its facts: same facts, same verdict. */
@@ -327,7 +352,7 @@ static void test_reason_words(void **state)
 		assert_null(strchr(name, ' '));
 		for (int j = 0; j < i; j++)
 			assert_string_not_equal(
-				name, tlk_reason_name((enum tlk_reason)j));
+			    name, tlk_reason_name((enum tlk_reason)j));
 	}
 	assert_non_null(tlk_reason_text(TLK_R_COUNT));
 	assert_non_null(tlk_reason_name(TLK_R_COUNT));
@@ -352,12 +377,12 @@ static void test_op_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_decide_table),
-		cmocka_unit_test(test_decide_sweep),
-		cmocka_unit_test(test_decide_const),
-		cmocka_unit_test(test_verdict_errno),
-		cmocka_unit_test(test_reason_words),
-		cmocka_unit_test(test_op_names),
+	    cmocka_unit_test(test_decide_table),
+	    cmocka_unit_test(test_decide_sweep),
+	    cmocka_unit_test(test_decide_const),
+	    cmocka_unit_test(test_verdict_errno),
+	    cmocka_unit_test(test_reason_words),
+	    cmocka_unit_test(test_op_names),
 	};
 	return cmocka_run_group_tests_name("decide", tests, NULL, NULL);
 }

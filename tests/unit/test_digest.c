@@ -27,8 +27,12 @@ struct parse_case {
 };
 
 /* len is explicit so that embedded NULs and missing terminators count. */
-#define CASE(what, s, st) {what, s, sizeof(s) - 1, st}
+#define CASE(what, s, st)                                                      \
+	{                                                                      \
+		what, s, sizeof(s) - 1, st                                     \
+	}
 
+/* clang-format off */
 static const struct parse_case parse_cases[] = {
 	CASE("empty", "", TLK_LINK_EMPTY),
 	CASE("canonical", LINK, TLK_LINK_VALID),
@@ -66,6 +70,7 @@ static const struct parse_case parse_cases[] = {
 			     "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
 	     TLK_LINK_MALFORMED),
 };
+/* clang-format on */
 
 static void test_parse_table(void **state)
 {
@@ -142,6 +147,7 @@ struct same_case {
 	bool same;
 };
 
+/* clang-format off */
 static const struct same_case same_cases[] = {
 	{LINK, LINK, true},	    {LINK, LINK2, false},
 	{"absent", "absent", true}, {"empty", "empty", true},
@@ -150,6 +156,7 @@ static const struct same_case same_cases[] = {
 	{"junk", "absent", false},  {"junk", "empty", false},
 	{"junk", LINK, false},
 };
+/* clang-format on */
 
 static void test_same_table(void **state)
 {
@@ -199,12 +206,12 @@ static void test_show(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_table),
-		cmocka_unit_test(test_parse_uses_len),
-		cmocka_unit_test(test_absent),
-		cmocka_unit_test(test_same_table),
-		cmocka_unit_test(test_malformed_never_same),
-		cmocka_unit_test(test_show),
+	    cmocka_unit_test(test_parse_table),
+	    cmocka_unit_test(test_parse_uses_len),
+	    cmocka_unit_test(test_absent),
+	    cmocka_unit_test(test_same_table),
+	    cmocka_unit_test(test_malformed_never_same),
+	    cmocka_unit_test(test_show),
 	};
 	return cmocka_run_group_tests_name("digest", tests, NULL, NULL);
 }

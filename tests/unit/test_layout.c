@@ -34,6 +34,7 @@ struct row {
 	const char *hex;
 };
 
+/* clang-format off */
 static const struct row rows[] = {
 	/* the way down from the rootdirectory */
 	{"", TLK_ROOT, "", "", ""},
@@ -194,6 +195,7 @@ static const struct row rows[] = {
 	{R "a/-b/_manifests", TLK_OTHER, "", "", ""},
 	{R "a/B/_manifests/tags/t", TLK_OTHER, "", "", ""},
 };
+/* clang-format on */
 
 static void check_node(const char *what, const struct tlk_node *got,
 		       enum tlk_kind kind, const char *repo, const char *tag,
@@ -261,8 +263,9 @@ static void test_child_walk_matches_path(void **state)
 static void test_child_in_place(void **state)
 {
 	static const char *const names[] = {
-		"docker", "registry", "v2", "repositories", "my", "app",
-		"_manifests", "tags", "_x", "index", "sha256", H, "link.1.tmp"};
+	    "docker",	  "registry", "v2", "repositories", "my",     "app",
+	    "_manifests", "tags",     "_x", "index",	    "sha256", H,
+	    "link.1.tmp"};
 	struct tlk_node node;
 
 	(void)state;
@@ -290,6 +293,7 @@ static void test_child_separate_out(void **state)
 }
 
 /* One node of every kind, for the per-kind checks below. */
+/* clang-format off */
 static const char *const kind_paths[TLK_KIND_COUNT] = {
 	[TLK_OTHER] = V2 "blobs",
 	[TLK_ROOT] = "",
@@ -314,6 +318,7 @@ static const char *const kind_paths[TLK_KIND_COUNT] = {
 	[TLK_REV_DIG] = REV "sha256/" H,
 	[TLK_REV_LINK] = REV "sha256/" H "/link",
 };
+/* clang-format on */
 
 static void node_of_kind(enum tlk_kind k, struct tlk_node *node)
 {
@@ -342,11 +347,11 @@ static void test_dot_names_everywhere(void **state)
 static void test_children_of_leaves(void **state)
 {
 	static const enum tlk_kind leaves[] = {
-		TLK_OTHER,	    TLK_CURRENT_LINK, TLK_CURRENT_TMP,
-		TLK_CURRENT_OTHER, TLK_TAG_INDEX_LINK, TLK_REV_LINK};
+	    TLK_OTHER,	       TLK_CURRENT_LINK,   TLK_CURRENT_TMP,
+	    TLK_CURRENT_OTHER, TLK_TAG_INDEX_LINK, TLK_REV_LINK};
 	static const char *const names[] = {
-		"link", "link.x.tmp", "current", "index", "sha256", H,
-		"_manifests", "tags", "repositories", "docker", "a"};
+	    "link",	  "link.x.tmp", "current",	"index",  "sha256", H,
+	    "_manifests", "tags",	"repositories", "docker", "a"};
 	struct tlk_node parent, out;
 
 	(void)state;
@@ -480,11 +485,11 @@ static void check_pred(const char *what, bool (*pred)(const char *),
 static void test_valid_tag(void **state)
 {
 	static const struct str_case cases[] = {
-		{"latest", true},  {"v1.2.3", true}, {"_", true},
-		{"_x", true},	   {"9", true},	     {"A-b_c.D", true},
-		{"", false},	   {".x", false},    {"-x", false},
-		{"x/y", false},	   {"x:y", false},   {"x@y", false},
-		{"x\ny", false},   {"t\xc3\xa9", false},
+	    {"latest", true}, {"v1.2.3", true},	    {"_", true},
+	    {"_x", true},     {"9", true},	    {"A-b_c.D", true},
+	    {"", false},      {".x", false},	    {"-x", false},
+	    {"x/y", false},   {"x:y", false},	    {"x@y", false},
+	    {"x\ny", false},  {"t\xc3\xa9", false},
 	};
 
 	(void)state;
@@ -496,9 +501,8 @@ static void test_valid_tag(void **state)
 static void test_valid_hex(void **state)
 {
 	static const struct str_case cases[] = {
-		{H, true},   {H63, false}, {H65, false},
-		{HUP, false}, {HG, false},  {"", false},
-		{"sha256:" H, false},
+	    {H, true},	 {H63, false}, {H65, false},	     {HUP, false},
+	    {HG, false}, {"", false},  {"sha256:" H, false},
 	};
 
 	(void)state;
@@ -510,18 +514,18 @@ static void test_valid_hex(void **state)
 static void test_is_link_tmp(void **state)
 {
 	static const struct str_case cases[] = {
-		{"link.x.tmp", true},
-		{"link.0f8e2c3a-9d1b-4a55-8c1e-2b3d4e5f6a7b.tmp", true},
-		{"link...tmp", true},
-		{"link.tmp", false},
-		{"link..tmp", false},
-		{"link.x.tmpx", false},
-		{"xlink.x.tmp", false},
-		{"link.x.TMP", false},
-		{"Link.x.tmp", false},
-		{"link", false},
-		{"link.x", false},
-		{"", false},
+	    {"link.x.tmp", true},
+	    {"link.0f8e2c3a-9d1b-4a55-8c1e-2b3d4e5f6a7b.tmp", true},
+	    {"link...tmp", true},
+	    {"link.tmp", false},
+	    {"link..tmp", false},
+	    {"link.x.tmpx", false},
+	    {"xlink.x.tmp", false},
+	    {"link.x.TMP", false},
+	    {"Link.x.tmp", false},
+	    {"link", false},
+	    {"link.x", false},
+	    {"", false},
 	};
 
 	(void)state;
@@ -537,6 +541,7 @@ struct kind_case {
 	bool inspected;
 };
 
+/* clang-format off */
 static const struct kind_case kinds[TLK_KIND_COUNT] = {
 	{TLK_OTHER, "other", false, false},
 	{TLK_ROOT, "root", true, false},
@@ -561,6 +566,7 @@ static const struct kind_case kinds[TLK_KIND_COUNT] = {
 	{TLK_REV_DIG, "rev_dig", true, false},
 	{TLK_REV_LINK, "rev_link", false, true},
 };
+/* clang-format on */
 
 static void test_kind_predicates_and_names(void **state)
 {
@@ -577,7 +583,7 @@ static void test_kind_predicates_and_names(void **state)
 		}
 	}
 	assert_non_null(tlk_layout_kind_name(TLK_KIND_COUNT));
-	assert_non_null(tlk_layout_kind_name((enum tlk_kind)-1));
+	assert_non_null(tlk_layout_kind_name((enum tlk_kind) - 1));
 	assert_false(tlk_layout_is_structural_dir(TLK_KIND_COUNT));
 	assert_false(tlk_layout_is_inspected_file(TLK_KIND_COUNT));
 }
@@ -585,19 +591,19 @@ static void test_kind_predicates_and_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_path_table),
-		cmocka_unit_test(test_child_walk_matches_path),
-		cmocka_unit_test(test_child_in_place),
-		cmocka_unit_test(test_child_separate_out),
-		cmocka_unit_test(test_dot_names_everywhere),
-		cmocka_unit_test(test_children_of_leaves),
-		cmocka_unit_test(test_repo_length_limit),
-		cmocka_unit_test(test_tag_length_limit),
-		cmocka_unit_test(test_huge_path),
-		cmocka_unit_test(test_valid_tag),
-		cmocka_unit_test(test_valid_hex),
-		cmocka_unit_test(test_is_link_tmp),
-		cmocka_unit_test(test_kind_predicates_and_names),
+	    cmocka_unit_test(test_path_table),
+	    cmocka_unit_test(test_child_walk_matches_path),
+	    cmocka_unit_test(test_child_in_place),
+	    cmocka_unit_test(test_child_separate_out),
+	    cmocka_unit_test(test_dot_names_everywhere),
+	    cmocka_unit_test(test_children_of_leaves),
+	    cmocka_unit_test(test_repo_length_limit),
+	    cmocka_unit_test(test_tag_length_limit),
+	    cmocka_unit_test(test_huge_path),
+	    cmocka_unit_test(test_valid_tag),
+	    cmocka_unit_test(test_valid_hex),
+	    cmocka_unit_test(test_is_link_tmp),
+	    cmocka_unit_test(test_kind_predicates_and_names),
 	};
 	return cmocka_run_group_tests_name("layout", tests, NULL, NULL);
 }

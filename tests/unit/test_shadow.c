@@ -18,9 +18,15 @@
 #define HEX1 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define D1 "sha256:" HEX1
 /* D1 with its last byte changed */
-#define D1X "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdee"
-#define D2 "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
-#define DUP "sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"
+#define D1X                                                                    \
+	"sha256:"                                                              \
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdee"
+#define D2                                                                     \
+	"sha256:"                                                              \
+	"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+#define DUP                                                                    \
+	"sha256:"                                                              \
+	"0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"
 #define L TLK_LINK_LEN
 
 #define ANY (-1)
@@ -43,11 +49,12 @@ struct script {
 	struct step steps[6];
 	const char *view; /* expected bytes of the handle's view */
 	size_t view_len;
-	int open_state;  /* tlk_shadow_state(sh, false), or ANY */
+	int open_state;	 /* tlk_shadow_state(sh, false), or ANY */
 	int close_state; /* tlk_shadow_state(sh, true), or ANY */
-	int failed;      /* 0, 1 or ANY */
+	int failed;	 /* 0, 1 or ANY */
 };
 
+/* clang-format off */
 #define W(o, s) {WRITE, o, s, sizeof(s) - 1, 0}
 #define WE(o, s, e) {WRITE, o, s, sizeof(s) - 1, e}
 #define T(sz) {TRUNC, sz, NULL, 0, 0}
@@ -147,6 +154,7 @@ static const struct script scripts[] = {
 	{"junk link: valid digest over it", "junk", 4, false,
 	 {T(0), WE(0, D1, -EPERM)}, "", 0, ANY, ANY, true},
 };
+/* clang-format on */
 
 static void show(const char *what, const struct tlk_shadow *sh)
 {
@@ -169,9 +177,8 @@ static int run_script(const struct script *s)
 	for (size_t i = 0; i < 6 && s->steps[i].act != END; i++) {
 		const struct step *st = &s->steps[i];
 		int rc = st->act == WRITE
-				 ? tlk_shadow_write(&sh, st->off, st->data,
-						    st->n)
-				 : tlk_shadow_truncate(&sh, st->off);
+			     ? tlk_shadow_write(&sh, st->off, st->data, st->n)
+			     : tlk_shadow_truncate(&sh, st->off);
 
 		if (rc != st->rc) {
 			print_error("%s: step %zu returned %d, want %d\n",
@@ -286,8 +293,7 @@ static void test_init_oversized_junk(void **state)
 	assert_int_equal(sh.base_len, sizeof(junk));
 	assert_true(sh.len <= TLK_SHADOW_MAX);
 	assert_int_equal(tlk_shadow_write(&sh, 0, D1, L), -EPERM);
-	assert_int_not_equal(tlk_shadow_state(&sh, true),
-			     TLK_SHADOW_PUBLISH);
+	assert_int_not_equal(tlk_shadow_state(&sh, true), TLK_SHADOW_PUBLISH);
 }
 
 /* After a publish the new digest is what the handle must keep. */
@@ -327,9 +333,8 @@ struct read_case {
 static void test_read(void **state)
 {
 	static const struct read_case cases[] = {
-		{0, L, L},	  {0, 1000, L}, {60, 100, L - 60},
-		{70, 1, 1},	  {L, 10, 0},	{200, 10, 0},
-		{0, 0, 0},	  {7, 64, 64},
+	    {0, L, L},	{0, 1000, L}, {60, 100, L - 60}, {70, 1, 1},
+	    {L, 10, 0}, {200, 10, 0}, {0, 0, 0},	 {7, 64, 64},
 	};
 	struct tlk_shadow sh;
 	char buf[1000];
@@ -342,8 +347,7 @@ static void test_read(void **state)
 
 		memset(buf, 0, sizeof(buf));
 		got = tlk_shadow_read(&sh, c->off, buf, c->n);
-		if (got != c->want ||
-		    memcmp(buf, D1 + c->off, c->want) != 0) {
+		if (got != c->want || memcmp(buf, D1 + c->off, c->want) != 0) {
 			print_error("read(off %lld, n %zu): %zu bytes, want "
 				    "%zu\n",
 				    (long long)c->off, c->n, got, c->want);
@@ -360,13 +364,13 @@ static void test_read(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scripts),
-		cmocka_unit_test(test_refusal_changes_nothing),
-		cmocka_unit_test(test_init_truncate_keeps_base),
-		cmocka_unit_test(test_init_states),
-		cmocka_unit_test(test_init_oversized_junk),
-		cmocka_unit_test(test_committed),
-		cmocka_unit_test(test_read),
+	    cmocka_unit_test(test_scripts),
+	    cmocka_unit_test(test_refusal_changes_nothing),
+	    cmocka_unit_test(test_init_truncate_keeps_base),
+	    cmocka_unit_test(test_init_states),
+	    cmocka_unit_test(test_init_oversized_junk),
+	    cmocka_unit_test(test_committed),
+	    cmocka_unit_test(test_read),
 	};
 	return cmocka_run_group_tests_name("shadow", tests, NULL, NULL);
 }
