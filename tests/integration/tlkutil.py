@@ -5,6 +5,7 @@ Registry layout paths, the exact write sequences of distribution 2.8 and
 3.1+, and the Mount/TlkFactory classes behind the `tlk` fixture
 (conftest.py). Everything here is plain Python 3 standard library.
 """
+import ctypes
 import errno
 import hashlib
 import os
@@ -216,6 +217,23 @@ def expect_errno(err, fn, *args, **kwargs):
                             errno.errorcode[err]))
 
 
+# -------------------------------------------------------------- renameat2
+
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def renameat2(src, dst, flags):
+    """renameat2(2) with AT_FDCWD on both sides; raises OSError."""
+    at_fdcwd = -100
+    r = _libc.renameat2(at_fdcwd, os.fsencode(str(src)), at_fdcwd,
+                        os.fsencode(str(dst)), ctypes.c_uint(flags))
+    if r != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e), str(src))
+
+
 # ----------------------------------------------------------------- mounts
 
 def mounted_fuse(path):
@@ -288,6 +306,21 @@ class Mount:
                 raise AssertionError('no log line matching %r within %ss; '
                                      'daemon log:\n%s' % (regex, timeout,
                                                           text[-4000:]))
+            time.sleep(0.02)
+
+    def wait_line(self, *parts, timeout=5, start=0):
+        """Wait for one log line (from byte `start`) containing every one of
+        `parts`; return it. Raises AssertionError with the log on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log_text()[start:]
+            for line in text.splitlines():
+                if all(p in line for p in parts):
+                    return line
+            if time.monotonic() > deadline:
+                raise AssertionError('no log line containing all of %r within '
+                                     '%ss; daemon log:\n%s'
+                                     % (parts, timeout, text[-4000:]))
             time.sleep(0.02)
 
     def log_mark(self):
@@ -425,7 +458,7 @@ class TlkFactory:
               policy_style='file', debug=False, timeout=10):
         """Start `taglockfs -f -o policy=P[,audit_log=A][,opts] BACKING MNT`
         (or `... DIR` when inplace) and wait for the mount."""
-        name = 'mount%d' % (self._n + 1)
+        name = 'mount%d' % (len(self.mounts) + 1)
         if policy_path is None:
             policy_path = self.write_policy(policy, policy_style)
         if inplace:
