@@ -145,7 +145,8 @@ static bool is_separator(char c)
 static const char *repo_component_problem(const char *c, size_t len)
 {
 	if (len == 0)
-		return "empty path component (leading, trailing or doubled '/')";
+		return "empty path component (leading, trailing or doubled "
+		       "'/')";
 	if (is_globstar(c, len))
 		return NULL;
 	if (memmem(c, len, "**", 2))
@@ -225,8 +226,9 @@ bool tlk_glob_valid_tag(const char *pattern, const char **why)
 			return false;
 		}
 		if (!is_tag_char(*s)) {
-			*why = "character not allowed in a tag (allowed: A-Z a-z "
-			       "0-9 _ . - and the wildcards * ?)";
+			*why =
+			    "character not allowed in a tag (allowed: A-Z a-z "
+			    "0-9 _ . - and the wildcards * ?)";
 			return false;
 		}
 	}

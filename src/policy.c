@@ -56,16 +56,17 @@ struct glob_list {
 
 struct entry {
 	char *name;
-	bool literal;	/* no wildcard in name */
-	bool match_all; /* name is made of `**` only */
+	size_t prefix_len; /* bytes before the first wildcard */
+	bool literal;	   /* no wildcard in name */
+	bool match_all;	   /* name is made of `**` only */
 	bool immutable;
 	bool protect_delete; /* resolved: override, else default */
 	bool has_name, has_immutable, has_protect_delete;
 	bool has_imm, has_mut;
 	yaml_mark_t name_mark;
-	struct glob_list imm, mut;	      /* per-entry overrides */
-	const struct glob_list *eff_imm;      /* resolved: imm or default */
-	const struct glob_list *eff_mut;      /* resolved: mut or default */
+	struct glob_list imm, mut;	 /* per-entry overrides */
+	const struct glob_list *eff_imm; /* resolved: imm or default */
+	const struct glob_list *eff_mut; /* resolved: mut or default */
 };
 
 struct tlk_policy {
@@ -178,7 +179,7 @@ static struct entry *policy_new_entry(struct tlk_policy *pol)
 /* ---- error reporting -------------------------------------------------- */
 
 static int fail_at(struct parser *c, yaml_mark_t mark, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail_at(struct parser *c, yaml_mark_t mark, const char *fmt, ...)
 {
@@ -242,6 +243,19 @@ static bool event_is_null(const struct parser *c)
 	       scalar_is(c, "NULL");
 }
 
+static const char *scalar_kind(const struct parser *c)
+{
+	switch (c->ev.data.scalar.style) {
+	case YAML_PLAIN_SCALAR_STYLE:
+		return "";
+	case YAML_LITERAL_SCALAR_STYLE:
+	case YAML_FOLDED_SCALAR_STYLE:
+		return "the block string ";
+	default:
+		return "the quoted string ";
+	}
+}
+
 /* Describe the current node for "expected X, found Y". */
 static const char *describe(const struct parser *c, char *out, size_t size)
 {
@@ -255,14 +269,7 @@ static const char *describe(const struct parser *c, char *out, size_t size)
 	case YAML_SCALAR_EVENT:
 		if (event_is_null(c))
 			return "nothing (null)";
-		snprintf(out, size, "%s'%s'",
-			 scalar_is_plain(c)			? ""
-			 : c->ev.data.scalar.style ==
-					 YAML_LITERAL_SCALAR_STYLE ||
-				 c->ev.data.scalar.style ==
-					 YAML_FOLDED_SCALAR_STYLE
-				 ? "the block string "
-				 : "the quoted string ",
+		snprintf(out, size, "%s'%s'", scalar_kind(c),
 			 show(scalar_text(c), scalar_len(c), shown));
 		return out;
 	default:
@@ -307,12 +314,14 @@ static int fail_syntax(struct parser *c)
 	if (yp->context && strstr(yp->context, "alias"))
 		hint = "; quote globs that start with '*', as in \"*\"";
 	if (yp->context && yp->error != YAML_READER_ERROR)
-		return fail_at(c, mark, "syntax error: %s (%s at line %zu, "
-			       "column %zu)%s", yp->problem, yp->context,
+		return fail_at(c, mark,
+			       "syntax error: %s (%s at line %zu, "
+			       "column %zu)%s",
+			       yp->problem, yp->context,
 			       yp->context_mark.line + 1,
 			       yp->context_mark.column + 1, hint);
-	return fail_at(c, mark, "syntax error: %s", yp->problem ? yp->problem
-								  : "unknown");
+	return fail_at(c, mark, "syntax error: %s",
+		       yp->problem ? yp->problem : "unknown");
 }
 
 /* Refuse what a policy never needs: anchors, aliases, explicit tags. */
@@ -346,12 +355,13 @@ static int check_event(struct parser *c)
 			       "policy");
 	if (tag) {
 		const char *t = (const char *)tag;
-		bool core = !strncmp(t, YAML_CORE_PREFIX,
-				     strlen(YAML_CORE_PREFIX));
+		bool core =
+		    !strncmp(t, YAML_CORE_PREFIX, strlen(YAML_CORE_PREFIX));
 
 		return fail_at(c, ev->start_mark,
 			       "explicit tags ('%s%.40s') are not supported in "
-			       "a policy", core ? "!!" : "",
+			       "a policy",
+			       core ? "!!" : "",
 			       core ? t + strlen(YAML_CORE_PREFIX) : t);
 	}
 	return 0;
@@ -378,11 +388,10 @@ static int take_key(struct parser *c, struct keyset *ks, unsigned *idx)
 	yaml_mark_t mark = c->ev.start_mark;
 
 	if (c->ev.type != YAML_SCALAR_EVENT)
-		return fail_at(c, mark, "expected a key name %s, found %s",
-			       ks->where,
-			       c->ev.type == YAML_SEQUENCE_START_EVENT
-				       ? "a list"
-				       : "a mapping");
+		return fail_at(
+		    c, mark, "expected a key name %s, found %s", ks->where,
+		    c->ev.type == YAML_SEQUENCE_START_EVENT ? "a list"
+							    : "a mapping");
 	show(scalar_text(c), scalar_len(c), shown);
 	for (unsigned i = 0; ks->names[i]; i++) {
 		if (!scalar_is(c, ks->names[i]))
@@ -390,8 +399,8 @@ static int take_key(struct parser *c, struct keyset *ks, unsigned *idx)
 		if (ks->seen & (1u << i))
 			return fail_at(c, mark,
 				       "duplicate key '%s' (first at line %zu, "
-				       "column %zu)", ks->names[i],
-				       ks->first[i].line + 1,
+				       "column %zu)",
+				       ks->names[i], ks->first[i].line + 1,
 				       ks->first[i].column + 1);
 		ks->seen |= 1u << i;
 		ks->first[i] = mark;
@@ -423,7 +432,7 @@ static int next_key(struct parser *c, struct keyset *ks, unsigned *idx)
 
 static int read_bool(struct parser *c, const char *key, bool *out)
 {
-	static const char *const ambiguous[] = {"y", "n", "yes", "no",
+	static const char *const ambiguous[] = {"y",  "n",   "yes", "no",
 						"on", "off", NULL};
 	char shown[SHOW_MAX + 4];
 
@@ -442,37 +451,38 @@ static int read_bool(struct parser *c, const char *key, bool *out)
 			if (scalar_len(c) == strlen(ambiguous[i]) &&
 			    strncasecmp(scalar_text(c), ambiguous[i],
 					scalar_len(c)) == 0)
-				return fail_at(c, c->ev.start_mark,
-					       "ambiguous boolean '%s' for "
-					       "'%s': write true or false",
-					       show(scalar_text(c),
-						    scalar_len(c), shown),
-					       key);
+				return fail_at(
+				    c, c->ev.start_mark,
+				    "ambiguous boolean '%s' for "
+				    "'%s': write true or false",
+				    show(scalar_text(c), scalar_len(c), shown),
+				    key);
 	}
 	return fail_type(c, "true or false", key);
 }
 
 /* The current event must be a non-null scalar without NUL bytes. */
-static int check_string(struct parser *c, const char *expected,
-			const char *key)
+static int check_string(struct parser *c, const char *expected, const char *key)
 {
 	if (c->ev.type != YAML_SCALAR_EVENT || event_is_null(c))
 		return fail_type(c, expected, key);
 	if (memchr(scalar_text(c), '\0', scalar_len(c)))
 		return fail_at(c, c->ev.start_mark,
-			       "the value of '%s' contains a NUL character", key);
+			       "the value of '%s' contains a NUL character",
+			       key);
 	return 0;
 }
 
 static int read_version(struct parser *c)
 {
 	char shown[SHOW_MAX + 4];
-	const char *text = scalar_text(c);
+	const char *text;
 	size_t len;
 
 	if (c->ev.type != YAML_SCALAR_EVENT || !scalar_is_plain(c) ||
 	    event_is_null(c))
 		return fail_type(c, "the integer 1", "version");
+	text = scalar_text(c);
 	len = scalar_len(c);
 	if (strspn(text, "0123456789") != len)
 		return fail_type(c, "the integer 1", "version");
@@ -480,7 +490,8 @@ static int read_version(struct parser *c)
 		return 0;
 	return fail_at(c, c->ev.start_mark,
 		       "unsupported policy version %s (this taglockfs reads "
-		       "version 1)", show(text, len, shown));
+		       "version 1)",
+		       show(text, len, shown));
 }
 
 /* A list of tag globs into an empty list. */
@@ -498,11 +509,11 @@ static int read_tag_list(struct parser *c, const char *key,
 		if (rc)
 			return rc;
 		if (!tlk_glob_valid_tag(scalar_text(c), &why))
-			return fail_at(c, c->ev.start_mark,
-				       "bad tag glob '%s' in '%s': %s",
-				       show(scalar_text(c), scalar_len(c),
-					    shown),
-				       key, why);
+			return fail_at(
+			    c, c->ev.start_mark,
+			    "bad tag glob '%s' in '%s': %s",
+			    show(scalar_text(c), scalar_len(c), shown), key,
+			    why);
 		rc = glob_list_add(list, scalar_text(c), scalar_len(c));
 		if (rc)
 			return rc;
@@ -579,7 +590,11 @@ static int read_entry_name(struct parser *c, struct entry *e)
 		return -ENOMEM;
 	e->name_mark = c->ev.start_mark;
 	e->has_name = true;
-	e->literal = !strpbrk(e->name, "*?");
+	e->prefix_len = strcspn(e->name, "*?");
+	e->literal = !e->name[e->prefix_len];
+	/* a trailing `**` may match nothing: keep the '/' out of the prefix */
+	if (e->prefix_len && e->name[e->prefix_len - 1] == '/')
+		e->prefix_len--;
 	e->match_all = only_globstars(e->name);
 	return 0;
 }
@@ -676,10 +691,12 @@ static int parse_top(struct parser *c, yaml_mark_t doc_start)
 	int rc;
 
 	if (event_is_null(c))
-		return fail_at(c, doc_start, "empty policy: expected a mapping "
+		return fail_at(c, doc_start,
+			       "empty policy: expected a mapping "
 			       "starting with 'version: 1'");
 	if (c->ev.type != YAML_MAPPING_START_EVENT)
-		return fail_at(c, start, "expected a mapping starting with "
+		return fail_at(c, start,
+			       "expected a mapping starting with "
 			       "'version: 1' at the top level, found %s",
 			       describe(c, found, sizeof(found)));
 	while ((rc = next_key(c, &ks, &k)) == 1) {
@@ -693,7 +710,8 @@ static int parse_top(struct parser *c, yaml_mark_t doc_start)
 			return rc;
 	}
 	if (!rc && !(ks.seen & 1u))
-		return fail_at(c, start, "missing required key 'version' "
+		return fail_at(c, start,
+			       "missing required key 'version' "
 			       "(add 'version: 1')");
 	return rc;
 }
@@ -707,7 +725,8 @@ static int parse_stream(struct parser *c)
 	if ((rc = next(c)) || (rc = next(c)))
 		return rc;
 	if (c->ev.type == YAML_STREAM_END_EVENT)
-		return fail_at(c, origin, "empty policy: expected a mapping "
+		return fail_at(c, origin,
+			       "empty policy: expected a mapping "
 			       "starting with 'version: 1'");
 	doc_start = c->ev.start_mark;
 	if ((rc = next(c)) || (rc = parse_top(c, doc_start)))
@@ -761,11 +780,12 @@ static int check_duplicates(struct parser *c)
 	free(order);
 	if (dup == SIZE_MAX)
 		return 0;
-	return fail_at(c, ent[dup].name_mark,
-		       "repository '%s' is already listed at line %zu; only the "
-		       "first matching entry applies",
-		       show(ent[dup].name, strlen(ent[dup].name), shown),
-		       ent[orig].name_mark.line + 1);
+	return fail_at(
+	    c, ent[dup].name_mark,
+	    "repository '%s' is already listed at line %zu; only the "
+	    "first matching entry applies",
+	    show(ent[dup].name, strlen(ent[dup].name), shown),
+	    ent[orig].name_mark.line + 1);
 }
 
 /* Fill in what the file left out and point entries at their lists. */
@@ -822,8 +842,7 @@ static int run_parser(struct parser *c)
 	return rc;
 }
 
-int tlk_policy_load_buffer(const char *buf, size_t len,
-			   struct tlk_policy **out,
+int tlk_policy_load_buffer(const char *buf, size_t len, struct tlk_policy **out,
 			   struct tlk_policy_error *err)
 {
 	struct tlk_policy_error dummy;
@@ -834,7 +853,8 @@ int tlk_policy_load_buffer(const char *buf, size_t len,
 		err = &dummy;
 	error_clear(err);
 	if (!out || (!buf && len)) {
-		snprintf(err->message, sizeof(err->message), "invalid argument");
+		snprintf(err->message, sizeof(err->message),
+			 "invalid argument");
 		return -EINVAL;
 	}
 	*out = NULL;
@@ -878,8 +898,9 @@ static int read_all(int fd, size_t hint, char **out, size_t *len)
 
 			if (cap > POLICY_MAX_BYTES)
 				break;
-			cap = cap * 2 > POLICY_MAX_BYTES + 1 ? POLICY_MAX_BYTES + 1
-							     : cap * 2;
+			cap = cap * 2 > POLICY_MAX_BYTES + 1
+				  ? POLICY_MAX_BYTES + 1
+				  : cap * 2;
 			grown = realloc(buf, cap);
 			if (!grown) {
 				free(buf);
@@ -920,7 +941,8 @@ int tlk_policy_load_file(const char *path, struct tlk_policy **out,
 	if (out)
 		*out = NULL;
 	if (!path || !out) {
-		snprintf(err->message, sizeof(err->message), "invalid argument");
+		snprintf(err->message, sizeof(err->message),
+			 "invalid argument");
 		return -EINVAL;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -934,8 +956,8 @@ int tlk_policy_load_file(const char *path, struct tlk_policy **out,
 	if (!rc && S_ISDIR(st.st_mode))
 		rc = -EISDIR;
 	if (!rc)
-		rc = read_all(fd, S_ISREG(st.st_mode) ? (size_t)st.st_size
-						      : 4096,
+		rc = read_all(fd,
+			      S_ISREG(st.st_mode) ? (size_t)st.st_size : 4096,
 			      &buf, &len);
 	close(fd);
 	if (rc) {
@@ -964,15 +986,21 @@ static const struct entry *first_match(const struct tlk_policy *pol,
 
 		if (e->match_all)
 			return e;
-		if (e->literal ? strcmp(e->name, repo) == 0
-			       : tlk_glob_match_repo(e->name, repo))
+		if (e->literal) {
+			if (strcmp(e->name, repo) == 0)
+				return e;
+			continue;
+		}
+		/* cheap reject on the literal text before the first wildcard */
+		if (strncmp(e->name, repo, e->prefix_len) == 0 &&
+		    tlk_glob_match_repo(e->name, repo))
 			return e;
 	}
 	return NULL;
 }
 
-bool tlk_policy_tag_protected(const struct tlk_policy *policy,
-			      const char *repo, const char *tag)
+bool tlk_policy_tag_protected(const struct tlk_policy *policy, const char *repo,
+			      const char *tag)
 {
 	const struct entry *e;
 
