@@ -1,2 +1,324 @@
 /* SPDX-License-Identifier: MIT */
-/* live_policy.c - placeholder until implemented. */
+/*
+ * live_policy.c - the policy in force, reloaded on change (live_policy.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "taglockfs/live_policy.h"
+#include "taglockfs/log.h"
+
+/* A loaded policy and the number of its holders (the live holder counts). */
+struct policy_ref {
+	struct tlk_policy *policy;
+	atomic_uint refs;
+};
+
+/* What identifies one version of the file. */
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	bool present;
+};
+
+struct tlk_live_policy {
+	char path[PATH_MAX];
+	pthread_mutex_t lock;         /* protects current, loaded, rejected */
+	struct policy_ref *current;
+	struct file_id loaded;        /* the file `current` came from */
+	struct file_id rejected;      /* last version that failed to load */
+	pthread_mutex_t reload_lock;  /* one reload at a time */
+	pthread_t watcher;
+	bool watching;
+	int wake[2];                  /* SIGHUP and close -> watcher */
+};
+
+static struct tlk_live_policy *sighup_target;
+
+static void file_id_of(const char *path, struct file_id *id)
+{
+	struct stat st;
+
+	memset(id, 0, sizeof(*id));
+	if (stat(path, &st) < 0)
+		return;
+	id->present = true;
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	id->size = st.st_size;
+	id->mtime = st.st_mtim;
+	id->ctime = st.st_ctim;
+}
+
+static bool file_id_equal(const struct file_id *a, const struct file_id *b)
+{
+	return a->present == b->present && a->dev == b->dev &&
+	       a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	       a->ctime.tv_sec == b->ctime.tv_sec &&
+	       a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+static void ref_put(struct policy_ref *ref)
+{
+	if (atomic_fetch_sub(&ref->refs, 1) == 1) {
+		tlk_policy_free(ref->policy);
+		free(ref);
+	}
+}
+
+static void install(struct tlk_live_policy *lp, struct tlk_policy *policy,
+		    const struct file_id *id)
+{
+	struct policy_ref *ref = malloc(sizeof(*ref)), *old;
+
+	if (!ref) {
+		tlk_policy_free(policy);
+		tlk_err("policy %s: out of memory; keeping the last good policy",
+			lp->path);
+		return;
+	}
+	ref->policy = policy;
+	atomic_init(&ref->refs, 1);
+	pthread_mutex_lock(&lp->lock);
+	old = lp->current;
+	lp->current = ref;
+	lp->loaded = *id;
+	pthread_mutex_unlock(&lp->lock);
+	if (old)
+		ref_put(old);
+}
+
+/* Load the file as it is now; on failure keep what is in force. */
+static int load_now(struct tlk_live_policy *lp, bool at_start,
+		    struct tlk_policy_error *err)
+{
+	struct tlk_policy *policy;
+	struct file_id id;
+	int ret;
+
+	file_id_of(lp->path, &id);
+	ret = tlk_policy_load_file(lp->path, &policy, err);
+	if (ret < 0) {
+		pthread_mutex_lock(&lp->lock);
+		lp->rejected = id;
+		pthread_mutex_unlock(&lp->lock);
+		if (!at_start)
+			tlk_err("policy %s:%u:%u: %s; keeping the last good "
+				"policy", lp->path, err->line, err->column,
+				err->message);
+		return ret;
+	}
+	install(lp, policy, &id);
+	tlk_notice("policy %s loaded: %zu repository entries, %zu immutable",
+		   lp->path, tlk_policy_entry_count(policy),
+		   tlk_policy_immutable_count(policy));
+	return 0;
+}
+
+int tlk_live_policy_reload(struct tlk_live_policy *lp)
+{
+	struct tlk_policy_error err;
+	int ret;
+
+	pthread_mutex_lock(&lp->reload_lock);
+	ret = load_now(lp, false, &err);
+	pthread_mutex_unlock(&lp->reload_lock);
+	return ret;
+}
+
+/* Reload when the file is neither the loaded nor the rejected version. */
+static void refresh(struct tlk_live_policy *lp)
+{
+	struct file_id id;
+	bool changed;
+
+	file_id_of(lp->path, &id);
+	pthread_mutex_lock(&lp->lock);
+	changed = !file_id_equal(&id, &lp->loaded) &&
+		  !file_id_equal(&id, &lp->rejected);
+	pthread_mutex_unlock(&lp->lock);
+	if (changed)
+		tlk_live_policy_reload(lp);
+}
+
+int tlk_live_policy_open(const char *path, struct tlk_live_policy **out,
+			 struct tlk_policy_error *err)
+{
+	struct tlk_live_policy *lp = calloc(1, sizeof(*lp));
+	int ret;
+
+	if (!lp)
+		return -ENOMEM;
+	if (strlen(path) >= sizeof(lp->path)) {
+		free(lp);
+		return -ENAMETOOLONG;
+	}
+	strcpy(lp->path, path);
+	pthread_mutex_init(&lp->lock, NULL);
+	pthread_mutex_init(&lp->reload_lock, NULL);
+	lp->wake[0] = lp->wake[1] = -1;
+	ret = load_now(lp, true, err);
+	if (ret < 0) {
+		tlk_live_policy_close(lp);
+		return ret;
+	}
+	*out = lp;
+	return 0;
+}
+
+void tlk_live_policy_acquire(struct tlk_live_policy *lp,
+			     struct tlk_policy_hold *hold)
+{
+	struct policy_ref *ref;
+
+	refresh(lp);
+	pthread_mutex_lock(&lp->lock);
+	ref = lp->current;
+	atomic_fetch_add(&ref->refs, 1);
+	pthread_mutex_unlock(&lp->lock);
+	hold->policy = ref->policy;
+	hold->ref = ref;
+}
+
+void tlk_live_policy_release(struct tlk_policy_hold *hold)
+{
+	if (hold->ref)
+		ref_put(hold->ref);
+	hold->ref = NULL;
+	hold->policy = NULL;
+}
+
+static void on_sighup(int sig)
+{
+	struct tlk_live_policy *lp = sighup_target;
+	int saved = errno;
+
+	(void)sig;
+	if (lp && lp->wake[1] >= 0 && write(lp->wake[1], "h", 1) < 0) {
+		/* a full pipe already holds a wake-up */
+	}
+	errno = saved;
+}
+
+/* Watch the directory of the path and of its resolved target: editors
+ * rename over the file, ConfigMaps swap a symlinked directory. */
+static void add_watches(int ifd, const char *path)
+{
+	const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+			      IN_CREATE | IN_DELETE | IN_ATTRIB | IN_MODIFY;
+	char dir[PATH_MAX], real[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	inotify_add_watch(ifd, dir, mask);
+	if (realpath(path, real)) {
+		inotify_add_watch(ifd, real, IN_CLOSE_WRITE | IN_MODIFY |
+						     IN_ATTRIB);
+		slash = strrchr(real, '/');
+		if (slash && slash != real) {
+			*slash = '\0';
+			inotify_add_watch(ifd, real, mask);
+		}
+	}
+}
+
+static void *watch_loop(void *arg)
+{
+	struct tlk_live_policy *lp = arg;
+	char buf[4096] __attribute__((aligned(8)));
+	int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+
+	if (ifd >= 0)
+		add_watches(ifd, lp->path);
+	for (;;) {
+		struct pollfd pfd[2] = {{.fd = lp->wake[0], .events = POLLIN},
+					{.fd = ifd, .events = POLLIN}};
+		int n = poll(pfd, ifd >= 0 ? 2 : 1, 2000);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents & POLLIN) {
+			char c;
+			if (read(lp->wake[0], &c, 1) == 1 && c == 'q')
+				break;
+			tlk_notice("SIGHUP: reloading policy %s", lp->path);
+			tlk_live_policy_reload(lp);
+			continue;
+		}
+		if (n > 0 && (pfd[1].revents & POLLIN)) {
+			while (read(ifd, buf, sizeof(buf)) > 0)
+				;
+			usleep(20000); /* let the editor finish */
+			/* Watches follow inodes: re-arm for swapped dirs. */
+			close(ifd);
+			ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+			if (ifd >= 0)
+				add_watches(ifd, lp->path);
+		}
+		refresh(lp); /* also every 2 s, in case a watch was lost */
+	}
+	if (ifd >= 0)
+		close(ifd);
+	return NULL;
+}
+
+int tlk_live_policy_watch(struct tlk_live_policy *lp)
+{
+	struct sigaction sa = {.sa_handler = on_sighup};
+	int ret;
+
+	if (pipe2(lp->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	ret = pthread_create(&lp->watcher, NULL, watch_loop, lp);
+	if (ret != 0)
+		return -ret;
+	lp->watching = true;
+	sighup_target = lp;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGHUP, &sa, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+void tlk_live_policy_close(struct tlk_live_policy *lp)
+{
+	if (!lp)
+		return;
+	if (lp->watching) {
+		signal(SIGHUP, SIG_DFL);
+		sighup_target = NULL;
+		if (write(lp->wake[1], "q", 1) == 1)
+			pthread_join(lp->watcher, NULL);
+	}
+	if (lp->wake[0] >= 0)
+		close(lp->wake[0]);
+	if (lp->wake[1] >= 0)
+		close(lp->wake[1]);
+	if (lp->current)
+		ref_put(lp->current);
+	pthread_mutex_destroy(&lp->lock);
+	pthread_mutex_destroy(&lp->reload_lock);
+	free(lp);
+}

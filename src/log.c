@@ -137,13 +137,12 @@ static void write_line(const char *line, size_t len)
 	/* A failing stderr leaves nowhere to report to: drop the line. */
 }
 
-void tlk_log(enum tlk_log_level level, const char *fmt, ...)
+void tlk_vlog(enum tlk_log_level level, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
 	int saved_errno = errno;
 	size_t prefix = 0;
 	size_t len;
-	va_list ap;
 
 	if (level == TLK_LOG_DEBUG && !log_debug)
 		return;
@@ -154,9 +153,7 @@ void tlk_log(enum tlk_log_level level, const char *fmt, ...)
 		prefix = n > 0 ? (size_t)n : 0;
 	}
 	/* Leave one byte for the newline and one for the NUL. */
-	va_start(ap, fmt);
 	len = format_message(line + prefix, sizeof(line) - prefix - 1, fmt, ap);
-	va_end(ap);
 	len = prefix + sanitize(line + prefix, len);
 
 	if (log_to_syslog) {
@@ -167,4 +164,13 @@ void tlk_log(enum tlk_log_level level, const char *fmt, ...)
 		write_line(line, len);
 	}
 	errno = saved_errno;
+}
+
+void tlk_log(enum tlk_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tlk_vlog(level, fmt, ap);
+	va_end(ap);
 }

@@ -1,3 +1,235 @@
 /* SPDX-License-Identifier: MIT */
-/* main.c - placeholder until implemented. */
-int main(void) { return 0; }
+/*
+ * main.c - start-up of the taglockfs daemon: parse the command line, load
+ * the policy, open the backing directory, mount, serve. Only this file may
+ * exit early; once mounted, every failure is a reply to one request.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "options.h"
+#include "taglockfs/log.h"
+
+static int check_policy(const char *path)
+{
+	struct tlk_policy_error err;
+	struct tlk_policy *policy;
+
+	if (tlk_policy_load_file(path, &policy, &err) < 0) {
+		if (err.line)
+			fprintf(stderr, "%s:%u:%u: %s\n", path, err.line,
+				err.column, err.message);
+		else
+			fprintf(stderr, "%s: %s\n", path, err.message);
+		return 1;
+	}
+	printf("%s: ok: version 1, %zu repository entries (%zu immutable)\n",
+	       path, tlk_policy_entry_count(policy),
+	       tlk_policy_immutable_count(policy));
+	tlk_policy_free(policy);
+	return 0;
+}
+
+static int verify_audit(const char *path)
+{
+	size_t records = 0, bad = 0;
+	char why[512] = "";
+	int ret = tlk_audit_verify_file(path, &records, &bad, why, sizeof(why));
+
+	if (ret < 0) {
+		fprintf(stderr, "%s: %s\n", path, strerror(-ret));
+		return 1;
+	}
+	if (ret > 0) {
+		fprintf(stderr, "%s:%zu: %s\n", path, bad, why);
+		return 1;
+	}
+	printf("%s: ok: %zu records, chain intact\n", path, records);
+	return 0;
+}
+
+static void route_fuse_log(enum fuse_log_level level, const char *fmt,
+			   va_list ap)
+{
+	tlk_vlog(level <= FUSE_LOG_ERR	     ? TLK_LOG_ERR
+		 : level == FUSE_LOG_WARNING ? TLK_LOG_WARNING
+		 : level <= FUSE_LOG_INFO    ? TLK_LOG_INFO
+					     : TLK_LOG_DEBUG,
+		 fmt, ap);
+}
+
+/* Many inodes mean many O_PATH fds: use what the hard limit allows. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int open_backing(struct tlk_fs *fs, const char *dir)
+{
+	char proc[64];
+	ssize_t n;
+	struct stat st;
+
+	fs->root.fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fs->root.fd < 0 || fstat(fs->root.fd, &st) < 0) {
+		fprintf(stderr, "taglockfs: backing directory %s: %s\n", dir,
+			strerror(errno));
+		return -1;
+	}
+	fs->root.dev = st.st_dev;
+	fs->root.ino = st.st_ino;
+	fs->root.type = S_IFDIR;
+	fs->root.nlookup = 2;
+	tlk_proc_fd_path(fs->root.fd, proc, sizeof(proc));
+	n = readlink(proc, fs->root_path, sizeof(fs->root_path) - 1);
+	if (n <= 0) {
+		fprintf(stderr, "taglockfs: cannot resolve %s\n", dir);
+		return -1;
+	}
+	fs->root_path[n] = '\0';
+	fs->root_len = (size_t)n;
+	return 0;
+}
+
+static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
+{
+	struct tlk_policy_error err = {0};
+	int ret, i;
+
+	fs->timeout = o->timeout;
+	for (i = 0; i < TLK_TAG_LOCKS; i++)
+		pthread_mutex_init(&fs->tag_locks[i], NULL);
+	if (tlk_inodes_init(&fs->inodes) < 0)
+		return -1;
+	ret = tlk_live_policy_open(o->policy, &fs->policy, &err);
+	if (ret < 0) {
+		if (err.line)
+			fprintf(stderr, "taglockfs: policy %s:%u:%u: %s\n",
+				o->policy, err.line, err.column, err.message);
+		else
+			fprintf(stderr, "taglockfs: policy %s: %s\n",
+				o->policy, err.message);
+		return -1;
+	}
+	if (open_backing(fs, o->backing) < 0)
+		return -1;
+	if (o->audit_log) {
+		ret = tlk_audit_open(o->audit_log, &fs->audit);
+		if (ret < 0) {
+			fprintf(stderr, "taglockfs: audit log %s: %s\n",
+				o->audit_log,
+				ret == -EBADMSG ? "last record is damaged; "
+						  "check it with --verify-audit"
+						: strerror(-ret));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void teardown_fs(struct tlk_fs *fs)
+{
+	if (fs->audit)
+		tlk_audit_close(fs->audit);
+	tlk_live_policy_close(fs->policy);
+	tlk_inodes_destroy(&fs->inodes);
+	if (fs->root.fd >= 0)
+		close(fs->root.fd);
+}
+
+/* Options every mount gets: permissions checked by the kernel (the daemon
+ * acts as root), and a name in /proc/mounts. */
+static int add_mount_options(struct tlk_options *o)
+{
+	char fsname[PATH_MAX + 16];
+
+	snprintf(fsname, sizeof(fsname), "-ofsname=%s,subtype=taglockfs",
+		 o->backing);
+	if (fuse_opt_add_arg(&o->fuse_args, "-odefault_permissions") < 0 ||
+	    fuse_opt_add_arg(&o->fuse_args, fsname) < 0)
+		return -1;
+	if (geteuid() == 0 &&
+	    fuse_opt_add_arg(&o->fuse_args, "-oallow_other") < 0)
+		return -1;
+	return 0;
+}
+
+static int serve(struct tlk_fs *fs, struct tlk_options *o)
+{
+	struct fuse_loop_config *cfg;
+	struct fuse_session *se;
+	int ret = 1;
+
+	se = fuse_session_new(&o->fuse_args, &tlk_fs_ops, sizeof(tlk_fs_ops),
+			      fs);
+	if (!se)
+		return 1; /* libfuse said why (unknown option, ...) */
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(se, o->mountpoint) != 0)
+		goto out_signals;
+	fuse_daemonize(o->foreground);
+	tlk_log_init("taglockfs", !o->foreground, o->debug);
+	if (tlk_live_policy_watch(fs->policy) < 0)
+		tlk_warn("policy watcher not running: changes apply on the "
+			 "next operation only");
+	tlk_notice("serving %s on %s", fs->root_path, o->mountpoint);
+	if (o->singlethread) {
+		ret = fuse_session_loop(se);
+	} else {
+		cfg = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(cfg, 0);
+		if (o->threads)
+			fuse_loop_cfg_set_max_threads(cfg, o->threads);
+		ret = fuse_session_loop_mt(se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+	return ret ? 1 : 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct tlk_fs fs = {.root.fd = -1};
+	struct tlk_options o;
+	int ret;
+
+	if (tlk_options_parse(argc, argv, &o) < 0)
+		return 1;
+	if (o.show_help || o.show_version || o.check_policy || o.verify_audit) {
+		if (o.show_help)
+			tlk_options_usage(argv[0]);
+		if (o.show_version)
+			printf("taglockfs %s (libfuse %s)\n", TLK_VERSION,
+			       fuse_pkgversion());
+		ret = o.check_policy ? check_policy(o.check_policy)
+		      : o.verify_audit ? verify_audit(o.verify_audit)
+				       : 0;
+		tlk_options_free(&o);
+		return ret;
+	}
+	tlk_log_init("taglockfs", false, o.debug);
+	fuse_set_log_func(route_fuse_log);
+	raise_fd_limit();
+	ret = setup_fs(&fs, &o) < 0 || add_mount_options(&o) < 0
+		      ? 1
+		      : serve(&fs, &o);
+	teardown_fs(&fs);
+	tlk_options_free(&o);
+	return ret;
+}

@@ -1,2 +1,148 @@
 /* SPDX-License-Identifier: MIT */
-/* options.c - placeholder until implemented. */
+/*
+ * options.c - the daemon's command line (see options.h).
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+
+enum {
+	KEY_FOREGROUND,
+	KEY_DEBUG,
+	KEY_SINGLE,
+	KEY_HELP,
+	KEY_VERSION,
+};
+
+
+static const struct fuse_opt specs[] = {
+	{"policy=%s", offsetof(struct tlk_options, policy), 0},
+	{"audit_log=%s", offsetof(struct tlk_options, audit_log), 0},
+	{"timeout=%lf", offsetof(struct tlk_options, timeout), 0},
+	{"max_threads=%u", offsetof(struct tlk_options, threads), 0},
+	{"--check-policy %s", offsetof(struct tlk_options, check_policy), 0},
+	{"--check-policy=%s", offsetof(struct tlk_options, check_policy), 0},
+	{"--verify-audit %s", offsetof(struct tlk_options, verify_audit), 0},
+	{"--verify-audit=%s", offsetof(struct tlk_options, verify_audit), 0},
+	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("-s", KEY_SINGLE),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END,
+};
+
+static int take_path(struct tlk_options *o, const char *arg)
+{
+	char **slot = !o->backing ? &o->backing
+		      : !o->mountpoint ? &o->mountpoint
+				       : NULL;
+
+	if (!slot) {
+		o->extra_args = 1;
+		return 0;
+	}
+	*slot = strdup(arg);
+	return *slot ? 0 : -1;
+}
+
+static int on_key(void *data, const char *arg, int key,
+		  struct fuse_args *outargs)
+{
+	struct tlk_options *o = data;
+
+	(void)outargs;
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		return take_path(o, arg);
+	case KEY_FOREGROUND:
+		o->foreground = 1;
+		return 0;
+	case KEY_DEBUG:
+		o->debug = 1;
+		o->foreground = 1;
+		return 1; /* libfuse prints requests too */
+	case KEY_SINGLE:
+		o->singlethread = 1;
+		return 0;
+	case KEY_HELP:
+		o->show_help = 1;
+		return 0;
+	case KEY_VERSION:
+		o->show_version = 1;
+		return 0;
+	default:
+		return 1; /* FUSE_OPT_KEY_OPT: libfuse's own option */
+	}
+}
+
+int tlk_options_parse(int argc, char *argv[], struct tlk_options *o)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+
+	memset(o, 0, sizeof(*o));
+	o->timeout = 1.0;
+	if (fuse_opt_parse(&args, o, specs, on_key) < 0) {
+		fuse_opt_free_args(&args);
+		return -1;
+	}
+	o->fuse_args = args;
+	if (o->show_help || o->show_version || o->check_policy ||
+	    o->verify_audit)
+		return 0;
+	if (o->extra_args || !o->backing) {
+		fprintf(stderr, "taglockfs: %s\n",
+			o->extra_args ? "too many arguments"
+				      : "missing BACKING_DIR and MOUNTPOINT");
+		tlk_options_usage(argv[0]);
+		return -1;
+	}
+	if (!o->mountpoint && !(o->mountpoint = strdup(o->backing)))
+		return -1;
+	if (!o->policy && !(o->policy = strdup(TLK_DEFAULT_POLICY)))
+		return -1;
+	if (o->timeout < 0) {
+		fprintf(stderr, "taglockfs: timeout must not be negative\n");
+		return -1;
+	}
+	return 0;
+}
+
+void tlk_options_free(struct tlk_options *o)
+{
+	free(o->policy);
+	free(o->audit_log);
+	free(o->backing);
+	free(o->mountpoint);
+	free(o->check_policy);
+	free(o->verify_audit);
+	fuse_opt_free_args(&o->fuse_args);
+}
+
+void tlk_options_usage(const char *prog)
+{
+	fprintf(stderr,
+		"usage: %s [-f] [-d] [-s] [-o OPT[,OPT...]] BACKING_DIR "
+		"MOUNTPOINT\n"
+		"       %s [-f] [-d] [-s] [-o OPT[,OPT...]] DIR   (mount over DIR "
+		"in place)\n"
+		"       %s --check-policy FILE\n"
+		"       %s --verify-audit FILE\n"
+		"       %s --help | --version\n\n"
+		"taglockfs options:\n"
+		"    -o policy=FILE       YAML tag policy (default %s)\n"
+		"    -o audit_log=FILE    append-only JSON-lines decision log\n"
+		"    -o timeout=SECONDS   kernel cache of ordinary entries and "
+		"attributes (default 1)\n"
+		"    -o max_threads=N     worker threads (default libfuse's)\n"
+		"    -f                   stay in the foreground, log to stderr\n"
+		"    -d                   debug output (implies -f)\n"
+		"    -s                   single-threaded\n",
+		prog, prog, prog, prog, prog, TLK_DEFAULT_POLICY);
+}

@@ -38,17 +38,35 @@ enum tlk_commit_result {
 	TLK_COMMIT_CONFLICT,  /* the link holds other content: nothing changed */
 };
 
-/* Publish `content` (len bytes) as `dirfd`/link. *result says what
- * happened; *found receives the link's content when CONFLICT or IDENTICAL.
- * mode is used for a new file. Returns 0 (see *result) or -errno. */
-int tlk_link_commit(int dirfd, const char *content, size_t len,
-		    unsigned mode, enum tlk_commit_result *result,
-		    struct tlk_link *found);
+/* A new file for a link's content, not yet visible under "link":
+ * O_TMPFILE in `dirfd`, or a named "link.taglockfs-<pid>-<n>.tmp" where the
+ * filesystem has no O_TMPFILE (NFS). */
+struct tlk_pending_link {
+	int fd;         /* O_RDWR, owned */
+	char name[64];  /* "" for O_TMPFILE */
+};
 
-/* Publish the existing file `srcname` in `dirfd` as `dirfd`/link (a
- * rename with no-replace semantics). On CREATED and IDENTICAL, srcname is
- * gone afterwards and link holds its bytes; on CONFLICT nothing changed. */
-int tlk_link_commit_rename(int dirfd, const char *srcname,
+/* Create a pending link file in `dirfd` (mode for the final file). */
+int tlk_pending_create(int dirfd, unsigned mode, struct tlk_pending_link *out);
+
+/* Close the pending file and remove its name if it still has one. */
+void tlk_pending_discard(int dirfd, struct tlk_pending_link *pending);
+
+/* Publish `content` (len bytes, a valid link) as `dirfd`/link through
+ * `pending` (written, synced, then linked with no-replace semantics; the
+ * pending file keeps the content either way). *result says what happened;
+ * *found receives the link's content when CONFLICT or IDENTICAL. The caller
+ * holds the tag's lock. Returns 0 (see *result) or -errno. */
+int tlk_link_commit(int dirfd, struct tlk_pending_link *pending,
+		    const char *content, size_t len,
+		    enum tlk_commit_result *result, struct tlk_link *found);
+
+/* Publish the existing file `srcdirfd`/`srcname`, whose content is
+ * `content`, as `dstdirfd`/link: a rename that never replaces different
+ * content. On CREATED and IDENTICAL the source name is gone and link holds
+ * its bytes; on CONFLICT nothing changed. The caller holds the tag's lock. */
+int tlk_link_commit_rename(int srcdirfd, const char *srcname, int dstdirfd,
+			   const struct tlk_link *content,
 			   enum tlk_commit_result *result,
 			   struct tlk_link *found);
 

@@ -88,12 +88,13 @@ static const struct row rows[] = {
 	/* truncate(2) */
 	{TLK_OP_TRUNCATE_LINK, false, true, false, V1, ABS, 0, 71, ALLOW,
 	 TLK_R_NOT_PROTECTED},
+	/* An empty link grown by truncate holds zeros, never a digest. */
 	{TLK_OP_TRUNCATE_LINK, true, true, false, ABS, ABS, 0, 0, ALLOW,
-	 TLK_R_CREATE},
+	 TLK_R_IDENTICAL},
 	{TLK_OP_TRUNCATE_LINK, true, true, false, EMP, ABS, 0, 0, ALLOW,
-	 TLK_R_CREATE},
-	{TLK_OP_TRUNCATE_LINK, true, true, false, EMP, ABS, 71, 0, ALLOW,
-	 TLK_R_CREATE},
+	 TLK_R_IDENTICAL},
+	{TLK_OP_TRUNCATE_LINK, true, true, false, EMP, ABS, 71, 0, REFUSE,
+	 TLK_R_MALFORMED},
 	{TLK_OP_TRUNCATE_LINK, true, true, false, V1, ABS, 71, 71, ALLOW,
 	 TLK_R_IDENTICAL},
 	{TLK_OP_TRUNCATE_LINK, true, true, false, V1, ABS, 0, 71, REFUSE,

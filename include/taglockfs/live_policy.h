@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * live_policy.h - the policy in force, reloaded without a remount.
+ *
+ * The file is re-read when it changes: every acquire compares the file's
+ * identity (device, inode, size, mtime, ctime, following symlinks, so a
+ * Kubernetes ConfigMap `..data` swap counts) with the loaded one, so a
+ * change applies to the very next operation; a watcher thread (inotify on
+ * the file's directories) and SIGHUP make reloads eager, so errors are
+ * logged when they happen. An edit that does not parse keeps the last good
+ * policy in force and is logged once.
+ *
+ * Thread-safe. acquire/release are cheap (one stat, one mutex round trip);
+ * a policy stays valid until its last holder releases it.
+ */
+#ifndef TAGLOCKFS_LIVE_POLICY_H
+#define TAGLOCKFS_LIVE_POLICY_H
+
+#include "taglockfs/policy.h"
+
+struct tlk_live_policy;
+
+/* Load `path` (must parse) and keep it in force. Returns 0 or -errno/-EINVAL
+ * with *err filled. */
+int tlk_live_policy_open(const char *path, struct tlk_live_policy **out,
+			 struct tlk_policy_error *err);
+
+/* Start the watcher thread and route SIGHUP to it. Returns 0 or -errno. */
+int tlk_live_policy_watch(struct tlk_live_policy *lp);
+
+/* The policy for one decision: acquire fills `hold`, release gives it
+ * back. hold->policy is never NULL. */
+struct tlk_policy_hold {
+	const struct tlk_policy *policy;
+	void *ref; /* private */
+};
+void tlk_live_policy_acquire(struct tlk_live_policy *lp,
+			     struct tlk_policy_hold *hold);
+void tlk_live_policy_release(struct tlk_policy_hold *hold);
+
+/* Re-read now (SIGHUP does this). Returns 0 if the file is in force
+ * afterwards, -errno/-EINVAL if the last good policy was kept. */
+int tlk_live_policy_reload(struct tlk_live_policy *lp);
+
+/* Stop the watcher, free everything (no holder may remain). */
+void tlk_live_policy_close(struct tlk_live_policy *lp);
+
+#endif

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * options.h - private to the daemon: the command line.
+ *
+ *   taglockfs [-f] [-d] [-s] [-o OPT[,OPT...]] BACKING_DIR MOUNTPOINT
+ *   taglockfs [-f] [-d] [-s] [-o OPT[,OPT...]] DIR        (in place)
+ *   taglockfs --check-policy FILE | --verify-audit FILE | --help | --version
+ *
+ * Our options (policy=, audit_log=, timeout=) are taken out of -o; the
+ * rest stay in `fuse_args` for libfuse, which rejects what it does not
+ * know.
+ */
+#ifndef TAGLOCKFS_OPTIONS_H
+#define TAGLOCKFS_OPTIONS_H
+
+#include <fuse_lowlevel.h>
+
+#define TLK_DEFAULT_POLICY "/etc/taglockfs/policy.yaml"
+
+struct tlk_options {
+	char *policy;       /* policy=FILE */
+	char *audit_log;    /* audit_log=FILE */
+	double timeout;     /* timeout=SECONDS: entry/attr cache of ordinary nodes */
+	unsigned threads;   /* max_threads=N */
+	char *backing;      /* first non-option argument */
+	char *mountpoint;   /* second (or the first again: in place) */
+	char *check_policy; /* --check-policy FILE */
+	char *verify_audit; /* --verify-audit FILE */
+	int foreground;
+	int debug;
+	int singlethread;
+	int show_help;
+	int show_version;
+	int extra_args;     /* more than two paths given */
+	struct fuse_args fuse_args; /* what libfuse gets */
+};
+
+/* Parse argv. Returns 0 or -1 after printing why to stderr. */
+int tlk_options_parse(int argc, char *argv[], struct tlk_options *opts);
+void tlk_options_free(struct tlk_options *opts);
+void tlk_options_usage(const char *prog);
+
+#endif
