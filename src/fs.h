@@ -26,7 +26,13 @@
 
 /* One backing inode the kernel knows. */
 struct tlk_inode {
-	int fd;           /* O_PATH|O_NOFOLLOW, owned; immutable after insert */
+	atomic_int fd;    /* O_PATH|O_NOFOLLOW, owned; replaced at most once,
+			     when a pending link gets its name (see below) */
+	int old_fd;       /* the replaced fd, closed at the last forget;
+			     protected by the table stripe lock */
+	bool pending;     /* fd is an unnamed O_TMPFILE: the next lookup
+			     that finds this inode by name replaces fd;
+			     protected by the table stripe lock */
 	dev_t dev;        /* immutable */
 	ino_t ino;        /* immutable */
 	mode_t type;      /* S_IFMT bits, immutable */
@@ -68,6 +74,7 @@ struct tlk_guarded {
 	struct tlk_pending_link pending; /* fd -1 until needed */
 	unsigned mode;
 	struct tlk_node node;        /* repository and tag */
+	pid_t opener;                /* who opened it, for reports */
 };
 
 /* What fi->fh points to. */
@@ -83,6 +90,9 @@ void tlk_inodes_destroy(struct tlk_inode_table *t);
  * table's node with nlookup raised by one (fd closed if it was known). */
 struct tlk_inode *tlk_inode_get(struct tlk_inode_table *t, int fd,
 				const struct stat *st);
+/* The same for a pending (unnamed) link file. */
+struct tlk_inode *tlk_inode_get_pending(struct tlk_inode_table *t, int fd,
+					const struct stat *st);
 void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
 		      uint64_t n);
 
@@ -128,7 +138,9 @@ pthread_mutex_t *tlk_guard_tag_lock(struct tlk_fs *fs,
 				    const struct tlk_node *node);
 bool tlk_guard_protected(struct tlk_fs *fs, const struct tlk_node *node,
 			 bool *protect_delete);
-void tlk_guard_report(fuse_req_t req, const struct tlk_facts *facts,
+/* Log (and audit) a decision. `pid` names the requester when the request
+ * itself does not (release); 0 takes it from the request. */
+void tlk_guard_report(fuse_req_t req, pid_t pid, const struct tlk_facts *facts,
 		      struct tlk_verdict verdict, const struct tlk_node *node);
 int tlk_guard_unlink(fuse_req_t req, struct tlk_inode *parent,
 		     const char *name);

@@ -71,7 +71,7 @@ static struct tlk_guarded *guarded_new(int dirfd, const struct tlk_node *node,
 
 /* Open an existing protected link for writing. */
 static int open_guarded(struct tlk_fs *fs, struct tlk_inode *inode,
-			const struct tlk_node *node, int flags,
+			const struct tlk_node *node, int flags, pid_t pid,
 			struct tlk_guarded **out)
 {
 	char raw[TLK_SHADOW_MAX], proc[64];
@@ -97,7 +97,10 @@ static int open_guarded(struct tlk_fs *fs, struct tlk_inode *inode,
 		len = (size_t)st.st_size; /* longer than a link: malformed */
 	*out = guarded_new(dirfd, node, raw, len, flags & O_TRUNC,
 			   st.st_mode & 07777);
-	return *out ? 0 : -ENOMEM;
+	if (!*out)
+		return -ENOMEM;
+	(*out)->opener = pid;
+	return 0;
 }
 
 void tlk_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -113,7 +116,8 @@ void tlk_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	tlk_guard_node_of_fd(fs, inode->fd, &node);
 	if (node.kind == TLK_CURRENT_LINK && opens_for_write(fi->flags) &&
 	    tlk_guard_protected(fs, &node, NULL)) {
-		ret = open_guarded(fs, inode, &node, fi->flags, &guard);
+		ret = open_guarded(fs, inode, &node, fi->flags,
+				   fuse_req_ctx(req)->pid, &guard);
 		if (ret < 0) {
 			fuse_reply_err(req, -ret);
 			return;
@@ -164,6 +168,7 @@ static void create_guarded(fuse_req_t req, struct tlk_inode *parent,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	g->opener = fuse_req_ctx(req)->pid;
 	ret = tlk_pending_create(dirfd, mode & 07777, &g->pending);
 	if (ret == 0 && geteuid() == 0 && fuse_req_ctx(req)->uid != 0 &&
 	    fchown(g->pending.fd, fuse_req_ctx(req)->uid,
@@ -176,8 +181,8 @@ static void create_guarded(fuse_req_t req, struct tlk_inode *parent,
 		if (ret == 0 && fstat(pfd, &e.attr) < 0)
 			ret = -errno;
 		if (ret == 0) {
-			struct tlk_inode *n = tlk_inode_get(&fs->inodes, pfd,
-							    &e.attr);
+			struct tlk_inode *n = tlk_inode_get_pending(
+				&fs->inodes, pfd, &e.attr);
 			ret = n ? 0 : -ENOMEM;
 			e.ino = (uintptr_t)n;
 		} else if (pfd >= 0) {
@@ -215,7 +220,7 @@ static void create_over_existing(fuse_req_t req, struct tlk_inode *dir,
 	ret = tlk_make_entry(req, dir, name, &e);
 	if (ret == 0) {
 		ret = open_guarded(fs, (struct tlk_inode *)(uintptr_t)e.ino,
-				   node, fi->flags, &g);
+				   node, fi->flags, fuse_req_ctx(req)->pid, &g);
 		if (ret < 0)
 			tlk_inode_forget(&fs->inodes,
 					 (struct tlk_inode *)(uintptr_t)e.ino,
@@ -316,7 +321,7 @@ static void report_guarded(fuse_req_t req, struct tlk_guarded *g,
 
 	facts.current = g->shadow.base;
 	tlk_link_parse(attempt, len, &facts.next);
-	tlk_guard_report(req, &facts, v, &g->node);
+	tlk_guard_report(req, g->opener, &facts, v, &g->node);
 }
 
 /* The view is a complete digest and the link has none: publish it. */
@@ -341,7 +346,8 @@ static int publish_guarded(fuse_req_t req, struct tlk_guarded *g)
 		return ret;
 	facts.current = res == TLK_COMMIT_CREATED ? g->shadow.base : found;
 	tlk_link_parse(g->shadow.bytes, g->shadow.len, &facts.next);
-	tlk_guard_report(req, &facts, tlk_decide(&facts), &g->node);
+	tlk_guard_report(req, g->opener, &facts, tlk_decide(&facts),
+			 &g->node);
 	if (res == TLK_COMMIT_CONFLICT) {
 		/* Someone else's digest won: this handle now mirrors it. */
 		tlk_shadow_init(&g->shadow, found.digest, TLK_LINK_LEN, false);
@@ -407,8 +413,10 @@ void tlk_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		fuse_reply_write(req, (size_t)n);
 }
 
-/* What closing (or syncing) a guarded handle means for the link. */
-static int settle_guarded(fuse_req_t req, struct tlk_guarded *g)
+/* What closing (or syncing) a guarded handle means for the link. A flush
+ * comes with every close() of a duplicate, so only the release (`final`)
+ * reports an unfinished change; earlier calls just answer. */
+static int settle_guarded(fuse_req_t req, struct tlk_guarded *g, bool final)
 {
 	enum tlk_shadow_state st;
 	int ret = 0;
@@ -427,10 +435,9 @@ static int settle_guarded(fuse_req_t req, struct tlk_guarded *g)
 	case TLK_SHADOW_PARTIAL:
 	default:
 		ret = st == TLK_SHADOW_MALFORMED ? -EINVAL : -EPERM;
-		if (!g->shadow.failed)
+		if (final && !g->shadow.failed)
 			report_guarded(req, g, g->shadow.bytes, g->shadow.len,
 				       -ret);
-		g->shadow.failed = true;
 		break;
 	}
 	pthread_mutex_unlock(&g->lock);
@@ -444,7 +451,7 @@ void tlk_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)ino;
 	if (f->guard) {
-		fuse_reply_err(req, -settle_guarded(req, f->guard));
+		fuse_reply_err(req, -settle_guarded(req, f->guard, false));
 		return;
 	}
 	/* close() of a duplicate reports delayed write errors (NFS). */
@@ -460,7 +467,7 @@ void tlk_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 	(void)ino;
 	if (f->guard) {
-		fuse_reply_err(req, -settle_guarded(req, f->guard));
+		fuse_reply_err(req, -settle_guarded(req, f->guard, false));
 		return;
 	}
 	ret = datasync ? fdatasync(f->fd) : fsync(f->fd);
@@ -474,6 +481,8 @@ void tlk_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	if (f->fd >= 0)
 		close(f->fd);
+	if (f->guard)
+		settle_guarded(req, f->guard, true);
 	guarded_free(f->guard);
 	free(f);
 	fuse_reply_err(req, 0);

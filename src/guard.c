@@ -142,31 +142,32 @@ static void comm_of(pid_t pid, char *buf, size_t len)
 	buf[strcspn(buf, "\n")] = '\0';
 }
 
-void tlk_guard_report(fuse_req_t req, const struct tlk_facts *facts,
+void tlk_guard_report(fuse_req_t req, pid_t pid, const struct tlk_facts *facts,
 		      struct tlk_verdict verdict, const struct tlk_node *node)
 {
 	struct tlk_fs *fs = tlk_fs_of(req);
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	bool refused = verdict.kind == TLK_REFUSE;
 	char comm[32];
 
 	if (!refused && verdict.reason != TLK_R_CREATE &&
 	    verdict.reason != TLK_R_IDENTICAL)
 		return;
-	comm_of(ctx->pid, comm, sizeof(comm));
+	if (pid == 0)
+		pid = fuse_req_ctx(req)->pid;
+	comm_of(pid, comm, sizeof(comm));
 	if (refused) {
 		atomic_fetch_add(&fs->refused, 1);
 		tlk_warn("refused %s of %s:%s (current %s, attempted %s) by "
 			 "pid %d (%s): %s",
 			 tlk_op_name(facts->op), node->repo, node->tag,
 			 tlk_link_show(&facts->current),
-			 tlk_link_show(&facts->next), (int)ctx->pid, comm,
+			 tlk_link_show(&facts->next), (int)pid, comm,
 			 tlk_reason_text(verdict.reason));
 	} else {
 		atomic_fetch_add(&fs->published, 1);
 		tlk_info("allowed %s of %s:%s (%s) by pid %d (%s): %s",
 			 tlk_op_name(facts->op), node->repo, node->tag,
-			 tlk_link_show(&facts->next), (int)ctx->pid, comm,
+			 tlk_link_show(&facts->next), (int)pid, comm,
 			 tlk_reason_text(verdict.reason));
 	}
 	if (fs->audit) {
@@ -178,7 +179,7 @@ void tlk_guard_report(fuse_req_t req, const struct tlk_facts *facts,
 			.tag = node->tag[0] ? node->tag : NULL,
 			.old_digest = tlk_link_show(&facts->current),
 			.new_digest = tlk_link_show(&facts->next),
-			.pid = ctx->pid,
+			.pid = pid,
 			.comm = comm,
 		};
 		int ret = tlk_audit_append(fs->audit, &ev);
@@ -193,7 +194,7 @@ static int judge(fuse_req_t req, const struct tlk_facts *facts,
 {
 	struct tlk_verdict v = tlk_decide(facts);
 
-	tlk_guard_report(req, facts, v, node);
+	tlk_guard_report(req, 0, facts, v, node);
 	return -tlk_verdict_errno(v);
 }
 
@@ -655,7 +656,7 @@ static int publish_by_rename(fuse_req_t req, struct tlk_inode *parent,
 			}
 		}
 		if (ret == 0 || v.kind == TLK_REFUSE)
-			tlk_guard_report(req, &facts, v, node);
+			tlk_guard_report(req, 0, &facts, v, node);
 	}
 	pthread_mutex_unlock(lock);
 	return ret;

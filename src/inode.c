@@ -48,6 +48,8 @@ void tlk_inodes_destroy(struct tlk_inode_table *t)
 		for (; n; n = next) {
 			next = n->next;
 			close(n->fd);
+			if (n->old_fd >= 0)
+				close(n->old_fd);
 			free(n);
 		}
 	}
@@ -57,8 +59,22 @@ void tlk_inodes_destroy(struct tlk_inode_table *t)
 		pthread_mutex_destroy(&t->stripes[i]);
 }
 
-struct tlk_inode *tlk_inode_get(struct tlk_inode_table *t, int fd,
-				const struct stat *st)
+/* A known inode found again by name: count it; a pending link file
+ * takes the named fd, so its path shows where it now lives. Called with
+ * the stripe lock held; returns whether `fd` was kept. */
+static bool found_again(struct tlk_inode *n, int fd, bool pending)
+{
+	n->nlookup++;
+	if (!n->pending || pending)
+		return false;
+	n->old_fd = n->fd;
+	n->fd = fd;
+	n->pending = false;
+	return true;
+}
+
+static struct tlk_inode *inode_get(struct tlk_inode_table *t, int fd,
+				   const struct stat *st, bool pending)
 {
 	size_t b = bucket_of(t, st->st_dev, st->st_ino);
 	pthread_mutex_t *lock = stripe_of(t, b);
@@ -69,9 +85,10 @@ struct tlk_inode *tlk_inode_get(struct tlk_inode_table *t, int fd,
 		if (n->ino == st->st_ino && n->dev == st->st_dev)
 			break;
 	if (n) {
-		n->nlookup++;
+		bool kept = found_again(n, fd, pending);
 		pthread_mutex_unlock(lock);
-		close(fd);
+		if (!kept)
+			close(fd);
 		return n;
 	}
 	pthread_mutex_unlock(lock);
@@ -83,6 +100,8 @@ struct tlk_inode *tlk_inode_get(struct tlk_inode_table *t, int fd,
 		return NULL;
 	}
 	fresh->fd = fd;
+	fresh->old_fd = -1;
+	fresh->pending = pending;
 	fresh->dev = st->st_dev;
 	fresh->ino = st->st_ino;
 	fresh->type = st->st_mode & S_IFMT;
@@ -92,9 +111,10 @@ struct tlk_inode *tlk_inode_get(struct tlk_inode_table *t, int fd,
 		if (n->ino == st->st_ino && n->dev == st->st_dev)
 			break;
 	if (n) {
-		n->nlookup++;
+		bool kept = found_again(n, fd, pending);
 		pthread_mutex_unlock(lock);
-		close(fd);
+		if (!kept)
+			close(fd);
 		free(fresh);
 		return n;
 	}
@@ -103,6 +123,18 @@ struct tlk_inode *tlk_inode_get(struct tlk_inode_table *t, int fd,
 	atomic_fetch_add(&t->count, 1);
 	pthread_mutex_unlock(lock);
 	return fresh;
+}
+
+struct tlk_inode *tlk_inode_get(struct tlk_inode_table *t, int fd,
+				const struct stat *st)
+{
+	return inode_get(t, fd, st, false);
+}
+
+struct tlk_inode *tlk_inode_get_pending(struct tlk_inode_table *t, int fd,
+					const struct stat *st)
+{
+	return inode_get(t, fd, st, true);
 }
 
 void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
@@ -127,5 +159,7 @@ void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
 	atomic_fetch_sub(&t->count, 1);
 	pthread_mutex_unlock(lock);
 	close(ino->fd);
+	if (ino->old_fd >= 0)
+		close(ino->old_fd);
 	free(ino);
 }

@@ -91,6 +91,7 @@ static int open_backing(struct tlk_fs *fs, const char *dir)
 	fs->root.ino = st.st_ino;
 	fs->root.type = S_IFDIR;
 	fs->root.nlookup = 2;
+	fs->root.old_fd = -1;
 	tlk_proc_fd_path(fs->root.fd, proc, sizeof(proc));
 	n = readlink(proc, fs->root_path, sizeof(fs->root_path) - 1);
 	if (n <= 0) {
