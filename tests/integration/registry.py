@@ -212,6 +212,10 @@ class Registry:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def log_mark(self):
+        """Current log length, for log_text()[mark:]."""
+        return len(self.log_text())
+
     def log_text(self):
         try:
             return self.logfile.read_text(errors='replace')
@@ -223,10 +227,13 @@ class Registry:
         return 'docker://%s/%s' % (self.host, ref)
 
     def push(self, oci_dir, ref, timeout=120, extra=()):
-        """skopeo copy oci:DIR docker://HOST/REPO:TAG (all platforms of an
-        index, digests preserved). Returns (returncode, stderr)."""
+        """skopeo copy --all oci:DIR docker://HOST/REPO:TAG (all platforms
+        of an index), as a user types it: no --preserve-digests, so a
+        refused index push shows skopeo's fallback attempts (OCI index,
+        then Docker manifest list) rather than a conversion error; callers
+        check the resulting digests. Returns (returncode, stderr)."""
         cmd = [SKOPEO_BIN, '--insecure-policy', 'copy', '--all',
-               '--preserve-digests', '--dest-tls-verify=false',
+               '--dest-tls-verify=false',
                *extra, 'oci:%s' % oci_dir, self._ref(ref)]
         r = subprocess.run(cmd, capture_output=True, text=True,
                            timeout=timeout, stdin=subprocess.DEVNULL)

@@ -127,10 +127,30 @@ def env(tlk, request, images, tmp_path):
 
 
 def _expect_refused_push(env, name, ref):
+    """Push image `name` as ref; assert the registry refused the manifest
+    PUT with HTTP 500 caused by EPERM from storage, and skopeo failed
+    saying so."""
+    repo, tag = ref.rsplit(':', 1)
+    mark = env.reg.log_mark()
     rc, err = env.push(name, ref)
     print('refused push of %s as %s: rc=%d stderr=%r' % (name, ref, rc, err))
     assert rc != 0, 'push of %s over %s succeeded: %s' % (name, ref, err)
-    assert re.search(r'500|operation not permitted', err), err
+    assert 'received unexpected HTTP status: 500 Internal Server Error' \
+        in err, err
+    want = '"PUT /v2/%s/manifests/%s HTTP/1.1" 500' % (repo, tag)
+    deadline = time.monotonic() + 3     # the access log line follows the reply
+    while True:
+        log = env.reg.log_text()[mark:]
+        if want in log or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert want in log, \
+        'registry log has no HTTP 500 for the manifest PUT:\n' + log[-3000:]
+    denied = [ln for ln in log.splitlines()
+              if 'level=error' in ln and 'operation not permitted' in ln]
+    assert denied, 'registry log does not show EPERM:\n' + log[-3000:]
+    print('registry log: %s' % re.search(r'err\.detail="[^"]*"',
+                                          denied[0]).group(0))
     return err
 
 
@@ -186,17 +206,9 @@ def test_product_page_verification(tlk, request, images, tmp_path, inplace, how)
     # 5. clear the Immutable check box: edit the policy, no remount.
     e.m.set_policy(POLICY_OPEN, how=how)
 
-    # 6. push B as v1 again: succeeds now. The daemon notices the edit
-    # asynchronously (inotify), so allow it a few seconds.
-    deadline = time.monotonic() + 5
-    attempts = 0
-    while True:
-        attempts += 1
-        rc, err = e.push('B', REPO + ':v1')
-        if rc == 0 or time.monotonic() > deadline:
-            break
-        time.sleep(0.25)
-    print('step 6 succeeded after %d attempt(s)' % attempts)
+    # 6. push B as v1 again: succeeds now. The contract: a policy change
+    # applies to the next operation.
+    rc, err = e.push('B', REPO + ':v1')
     assert rc == 0, 'push after clearing Immutable still fails: %s' % err
     e.assert_tag('v1', 'B')
     e.pull_matches(REPO + ':v1', 'B')
@@ -308,3 +320,30 @@ def test_delete_of_protected_manifest_refused(env):
         status, body)
     assert env.resolve('v1', repo='other/free') is None
     env.assert_tag('v1', 'A')
+
+
+def test_enabling_immutability_protects_existing_tags(tlk, request, images,
+                                                      tmp_path):
+    """The product page: after you enable the feature, existing tags
+    cannot be overwritten either. v1 has pointed to B and then A while the
+    repository was mutable, so B's index entry already exists and only the
+    rewrite of current/link can stop the overwrite."""
+    e = _start(tlk, request, images, tmp_path, policy=POLICY_OPEN)
+    A = e.digest('A')
+    for name in ('B', 'A'):
+        rc, err = e.push(name, REPO + ':v1')
+        assert rc == 0, err
+    e.assert_tag('v1', 'A')
+    e.m.set_policy(POLICY, how='rename')
+    mark = e.m.log_mark()
+    _expect_refused_push(e, 'B', REPO + ':v1')
+    e.m.wait_log(re.escape(OVERWRITE_SENTENCE), timeout=5, start=mark)
+    e.assert_tag('v1', 'A')
+    link = (e.m.backing / 'docker/registry/v2/repositories' / REPO /
+            '_manifests/tags/v1/current/link').read_bytes()
+    assert link == A.encode(), link
+    rc, err = e.push('A', REPO + ':v1')
+    assert rc == 0, 'identical re-push refused: %s' % err
+    rc, err = e.push('B', REPO + ':latest')
+    assert rc == 0, err
+    e.assert_tag('latest', 'B')
