@@ -132,6 +132,14 @@ void tlk_chown_new(fuse_req_t req, int dirfd, const char *name);
 void tlk_guard_node_of_fd(struct tlk_fs *fs, int fd, struct tlk_node *out);
 void tlk_guard_child(struct tlk_fs *fs, struct tlk_inode *parent,
 		     const char *name, struct tlk_node *out);
+/* A digest link reached through another name (a hard link made behind
+ * the daemon's back): it is judged as a protected link of unknown tag.
+ * Fills *node when true. */
+bool tlk_guard_aliased_link(int fd, struct tlk_node *node);
+/* Must writes to the file `fd`, classified as *node, be guarded? May
+ * rewrite *node (aliased links). */
+bool tlk_guard_write_protected(struct tlk_fs *fs, int fd,
+			       struct tlk_node *node);
 /* O_PATH fd of the directory holding the file behind `fd`, or -errno. */
 int tlk_guard_parent_fd(struct tlk_fs *fs, int fd);
 pthread_mutex_t *tlk_guard_tag_lock(struct tlk_fs *fs,

@@ -114,8 +114,8 @@ void tlk_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int fd = -1, ret;
 
 	tlk_guard_node_of_fd(fs, inode->fd, &node);
-	if (node.kind == TLK_CURRENT_LINK && opens_for_write(fi->flags) &&
-	    tlk_guard_protected(fs, &node, NULL)) {
+	if (opens_for_write(fi->flags) &&
+	    tlk_guard_write_protected(fs, inode->fd, &node)) {
 		ret = open_guarded(fs, inode, &node, fi->flags,
 				   fuse_req_ctx(req)->pid, &guard);
 		if (ret < 0) {

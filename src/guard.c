@@ -63,6 +63,32 @@ void tlk_guard_node_of_fd(struct tlk_fs *fs, int fd, struct tlk_node *out)
 		out->kind = TLK_OTHER;
 }
 
+bool tlk_guard_aliased_link(int fd, struct tlk_node *node)
+{
+	char proc[64];
+	struct tlk_link link;
+	struct stat st;
+	int rfd, ret;
+
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_nlink < 2 ||
+	    st.st_size != TLK_LINK_LEN)
+		return false;
+	tlk_proc_fd_path(fd, proc, sizeof(proc));
+	rfd = open(proc, O_RDONLY | O_CLOEXEC);
+	if (rfd < 0)
+		return false;
+	ret = tlk_link_read_fd(rfd, &link, NULL, 0, NULL);
+	close(rfd);
+	if (ret < 0 || link.state != TLK_LINK_VALID)
+		return false;
+	memset(node, 0, sizeof(*node));
+	node->kind = TLK_CURRENT_LINK;
+	snprintf(node->repo, sizeof(node->repo), "(hard link)");
+	snprintf(node->tag, sizeof(node->tag), "(unknown)");
+	return true;
+}
+
 int tlk_guard_parent_fd(struct tlk_fs *fs, int fd)
 {
 	char path[PATH_MAX];
@@ -120,6 +146,14 @@ bool tlk_guard_protected(struct tlk_fs *fs, const struct tlk_node *node,
 			tlk_policy_protect_delete(hold.policy, node->repo);
 	tlk_live_policy_release(&hold);
 	return prot;
+}
+
+bool tlk_guard_write_protected(struct tlk_fs *fs, int fd,
+			       struct tlk_node *node)
+{
+	if (node->kind == TLK_CURRENT_LINK)
+		return tlk_guard_protected(fs, node, NULL);
+	return tlk_guard_aliased_link(fd, node);
 }
 
 static void comm_of(pid_t pid, char *buf, size_t len)
@@ -711,7 +745,7 @@ int tlk_guard_truncate(fuse_req_t req, struct tlk_inode *inode, off_t size)
 
 	tlk_proc_fd_path(inode->fd, proc, sizeof(proc));
 	tlk_guard_node_of_fd(fs, inode->fd, &node);
-	if (node.kind != TLK_CURRENT_LINK || !tlk_guard_protected(fs, &node, NULL))
+	if (!tlk_guard_write_protected(fs, inode->fd, &node))
 		return truncate(proc, size) < 0 ? -errno : 0;
 
 	facts.tag_protected = true;
