@@ -199,16 +199,15 @@ def test_background_mode_mounts(tlk):
     assert not mounted_fuse(mnt)
 
 
-def test_mount_t_fuse_taglockfs(tlk):
-    """/etc/fstab style: mount -t fuse.taglockfs BACKING MNT -o policy=..."""
+def test_mount_8_fstab_form(tlk):
+    """/etc/fstab style, through mount(8) and mount.fuse3:
+    `/path/taglockfs#BACKING MNT fuse policy=...` (mount(8) resets PATH
+    for helpers, so the daemon is named by its path, as in an fstab)."""
     b, mnt = dirs(tlk)
     pol = tlk.write_policy(DEFAULT_POLICY)
-    bindir = tlk.tmpdir('bin')
-    os.symlink(os.path.abspath(tlk.bin), bindir / 'taglockfs')
-    env = dict(os.environ, PATH='%s:%s' % (bindir, os.environ['PATH']))
-    r = subprocess.run(['mount', '-t', 'fuse.taglockfs', '-o',
-                        'policy=%s' % pol, str(b), str(mnt)],
-                       capture_output=True, env=env, timeout=20)
+    r = subprocess.run(['mount', '-t', 'fuse', '-o', 'policy=%s' % pol,
+                        '%s#%s' % (os.path.abspath(tlk.bin), b), str(mnt)],
+                       capture_output=True, timeout=20)
     try:
         assert r.returncode == 0, text(r)
         assert mounted_fuse(mnt)

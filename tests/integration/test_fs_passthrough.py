@@ -123,18 +123,20 @@ def test_rename_files_and_dirs(m, tlk):
     assert read(m.mnt / 'x/y/d2/sub/f') == b'f'
     # Error cases equal native.
     nat = tlk.tmpdir('native')
-    for base in (nat, m.mnt):
+    mnt = m.mnt / 'errs'
+    for base in (nat, mnt):
         os.makedirs(base / 'full/x')
         os.makedirs(base / 'empty')
         (base / 'file').write_bytes(b'')
     for src, dst in [('empty', 'full'), ('full', 'file'), ('file', 'empty'),
                      ('missing', 'z'), ('full', 'full/x/inside')]:
         want = errno_of(os.rename, nat / src, nat / dst)
-        got = errno_of(os.rename, m.mnt / src, m.mnt / dst)
+        got = errno_of(os.rename, mnt / src, mnt / dst)
         assert want != 0
         assert got == want, 'rename %s -> %s: %s, native %s' % (
             src, dst, errno.errorcode.get(got), errno.errorcode.get(want))
-    assert sorted(os.listdir(m.backing)) == sorted(os.listdir(nat))
+    assert sorted(os.listdir(m.backing / 'errs')) == sorted(os.listdir(nat))
+    assert os.listdir(m.backing / 'errs/full') == ['x']
 
 
 def test_renameat2_noreplace_and_exchange(m, tlk):
