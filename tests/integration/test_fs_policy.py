@@ -211,3 +211,16 @@ def test_policy_dir_removed_and_restored(tlk):
     assert p.is_protected()
     m.set_policy(MUTABLE, 'symlink-swap')
     assert not p.is_protected()
+
+
+def test_edit_applies_to_both_replicas(tlk):
+    m1 = tlk.mount(policy=MUTABLE)
+    m2 = tlk.mount_second(m1)
+    p1 = Probe(m1)
+    assert not p1.is_protected()
+    m1.set_policy(IMMUTABLE, 'rename')
+    for m in (m1, m2):
+        with pytest.raises(OSError) as ei:
+            write_link_31(tag_link(m.root, REPO, 'v1'), digest('other'))
+        assert ei.value.errno == errno.EPERM
+    assert read(tag_link(m1.broot, REPO, 'v1')) == p1.current.encode()

@@ -63,6 +63,7 @@ def assert_intact(m, repo=REPO, tag='v1', dgst=D1):
     want = dgst.encode()
     assert read(tag_link(m.broot, repo, tag)) == want
     assert read(tag_link(m.root, repo, tag)) == want
+    assert os.stat(tag_link(m.root, repo, tag)).st_size == len(want)
     assert read(index_link(m.broot, repo, tag, dgst)) == want
     assert read(rev_link(m.broot, repo, dgst)) == want
 
@@ -319,6 +320,31 @@ def test_decided_by_inode_hard_link_made_in_backing(pm):
     assert_intact(pm)
 
 
+def test_shared_writable_mmap_of_protected_link_fails(pm):
+    import mmap
+    link = tag_link(pm.root, REPO, 'v1')
+    with open(link, 'r+b') as f:
+        try:
+            mm = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED,
+                           prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        except OSError:
+            pass
+        else:
+            try:
+                mm[10:12] = b'ff'
+                mm.flush()
+            finally:
+                mm.close()
+            raise AssertionError('shared writable mmap of a protected link')
+    assert_intact(pm)
+    # Reading it through a private mapping is fine.
+    with open(link, 'rb') as f:
+        mm = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE,
+                       prot=mmap.PROT_READ)
+        assert mm[:] == D1.encode()
+        mm.close()
+
+
 # --------------------------------------------------------------- rule 4
 
 def test_index_for_other_digest_refused(pm):
@@ -479,9 +505,12 @@ except OSError as e:
 ''' % HERE
 
 
-def test_refusal_log_line(pm):
+@pytest.mark.parametrize('seq', SEQS)
+def test_refusal_log_line(pm, seq):
     start = pm.log_mark()
-    child = subprocess.Popen([sys.executable, '-c', CHILD_28,
+    child = subprocess.Popen([sys.executable, '-c',
+                              CHILD_28.replace('write_link_28',
+                                               'write_link_' + seq),
                               str(tag_link(pm.root, REPO, 'v1')), D2])
     assert child.wait(30) == errno.EPERM
     line = pm.wait_line('refused', REPO, 'v1', D1, D2, 'pid %d' % child.pid,
