@@ -30,6 +30,9 @@ struct tlk_inode {
 			     when a pending link gets its name (see below) */
 	int old_fd;       /* the replaced fd, closed at the last forget;
 			     protected by the table stripe lock */
+	int backing_id;   /* kernel passthrough id, valid while
+			     backing_refs > 0; protected by the stripe lock */
+	unsigned backing_refs;
 	bool pending;     /* fd is an unnamed O_TMPFILE: the next lookup
 			     that finds this inode by name replaces fd;
 			     protected by the table stripe lock */
@@ -81,6 +84,7 @@ struct tlk_guarded {
 struct tlk_file {
 	int fd;                      /* backing fd, -1 when none */
 	struct tlk_guarded *guard;   /* non-NULL for a protected link */
+	bool passthrough;            /* I/O goes kernel -> backing file */
 };
 
 /* inode.c */
@@ -95,6 +99,9 @@ struct tlk_inode *tlk_inode_get_pending(struct tlk_inode_table *t, int fd,
 					const struct stat *st);
 void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
 		      uint64_t n);
+/* The lock that guards an inode's passthrough fields. */
+pthread_mutex_t *tlk_inode_lock(struct tlk_inode_table *t,
+				struct tlk_inode *ino);
 
 static inline struct tlk_fs *tlk_fs_of(fuse_req_t req)
 {
@@ -223,6 +230,13 @@ void tlk_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		      off_t length, struct fuse_file_info *fi);
 void tlk_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		  struct fuse_file_info *fi);
+
+/* passthrough.c: kernel passthrough of uninspected files (no-ops when
+ * built without it). attach returns true when fi now passes through. */
+void tlk_passthrough_want(struct tlk_fs *fs, struct fuse_conn_info *conn);
+bool tlk_passthrough_attach(fuse_req_t req, struct tlk_inode *inode, int fd,
+			    struct fuse_file_info *fi);
+void tlk_passthrough_detach(fuse_req_t req, struct tlk_inode *inode);
 
 extern const struct fuse_lowlevel_ops tlk_fs_ops;
 

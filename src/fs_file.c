@@ -32,8 +32,21 @@ static struct tlk_file *file_new(int fd, struct tlk_guarded *guard)
 	if (f) {
 		f->fd = fd;
 		f->guard = guard;
+		f->passthrough = false;
 	}
 	return f;
+}
+
+/* Direct I/O for files the daemon inspects; kernel passthrough, where the
+ * build and the kernel have it, for every other regular file. */
+static void choose_io(fuse_req_t req, struct tlk_inode *inode,
+		      struct tlk_file *f, enum tlk_kind kind,
+		      struct fuse_file_info *fi)
+{
+	fi->direct_io = f->guard || tlk_layout_is_inspected_file(kind);
+	fi->keep_cache = 0;
+	if (!fi->direct_io && f->fd >= 0 && S_ISREG(inode->type))
+		f->passthrough = tlk_passthrough_attach(req, inode, f->fd, fi);
 }
 
 static void guarded_free(struct tlk_guarded *g)
@@ -139,8 +152,7 @@ void tlk_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uintptr_t)f;
-	fi->direct_io = tlk_layout_is_inspected_file(node.kind);
-	fi->keep_cache = 0;
+	choose_io(req, inode, f, node.kind, fi);
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		tlk_op_release(req, ino, fi); /* interrupted: undo */
 }
@@ -281,7 +293,7 @@ void tlk_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	fi->fh = (uintptr_t)f;
-	fi->direct_io = tlk_layout_is_inspected_file(node.kind);
+	choose_io(req, (struct tlk_inode *)(uintptr_t)e.ino, f, node.kind, fi);
 	fuse_reply_create(req, &e, fi);
 }
 
@@ -478,7 +490,8 @@ void tlk_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct tlk_file *f = tlk_file_of(fi);
 
-	(void)ino;
+	if (f->passthrough)
+		tlk_passthrough_detach(req, tlk_inode_of(req, ino));
 	if (f->fd >= 0)
 		close(f->fd);
 	if (f->guard)

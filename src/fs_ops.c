@@ -22,7 +22,7 @@ static void tlk_op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 	/* Never the writeback cache: writes to links must reach us. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-	(void)fs;
+	tlk_passthrough_want(fs, conn);
 }
 
 static void tlk_op_destroy(void *userdata)

@@ -163,3 +163,9 @@ void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
 		close(ino->old_fd);
 	free(ino);
 }
+
+pthread_mutex_t *tlk_inode_lock(struct tlk_inode_table *t,
+				struct tlk_inode *ino)
+{
+	return stripe_of(t, bucket_of(t, ino->dev, ino->ino));
+}

@@ -109,6 +109,7 @@ static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 	int ret, i;
 
 	fs->timeout = o->timeout;
+	fs->passthrough = TLK_HAVE_PASSTHROUGH && !o->no_passthrough;
 	for (i = 0; i < TLK_TAG_LOCKS; i++)
 		pthread_mutex_init(&fs->tag_locks[i], NULL);
 	if (tlk_inodes_init(&fs->inodes) < 0)

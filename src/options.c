@@ -23,6 +23,7 @@ static const struct fuse_opt specs[] = {
 	{"audit_log=%s", offsetof(struct tlk_options, audit_log), 0},
 	{"timeout=%lf", offsetof(struct tlk_options, timeout), 0},
 	{"max_threads=%u", offsetof(struct tlk_options, threads), 0},
+	{"no_passthrough", offsetof(struct tlk_options, no_passthrough), 1},
 	{"--check-policy %s", offsetof(struct tlk_options, check_policy), 0},
 	{"--check-policy=%s", offsetof(struct tlk_options, check_policy), 0},
 	{"--verify-audit %s", offsetof(struct tlk_options, verify_audit), 0},
@@ -141,6 +142,8 @@ void tlk_options_usage(const char *prog)
 		"    -o timeout=SECONDS   kernel cache of ordinary entries and "
 		"attributes (default 1)\n"
 		"    -o max_threads=N     worker threads (default libfuse's)\n"
+		"    -o no_passthrough    no kernel passthrough, even where "
+		"available\n"
 		"    -f                   stay in the foreground, log to stderr\n"
 		"    -d                   debug output (implies -f)\n"
 		"    -s                   single-threaded\n",

@@ -32,6 +32,7 @@ struct tlk_options {
 	int show_help;
 	int show_version;
 	int extra_args;     /* more than two paths given */
+	int no_passthrough; /* -o no_passthrough: classic I/O only */
 	struct fuse_args fuse_args; /* what libfuse gets */
 };
 
