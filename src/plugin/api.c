@@ -196,7 +196,8 @@ static int parse_body(const struct tlk_http_request *req, json_t **out,
 		*out = json_null();
 		return 0;
 	}
-	*out = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	*out = json_loadb(req->body, req->body_len,
+			  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (*out == NULL)
 		return tlk_perr_set(err, -EINVAL,
 				    "request body is not valid JSON (line %d column %d: %s)",

@@ -122,6 +122,23 @@ static void reply_error(int fd, int status, const char *why)
 	json_decref(obj);
 }
 
+/* After an error reply the peer may still be sending: read and drop what
+ * comes (bounded in time and bytes) so closing does not reset the
+ * connection before the peer has read the reply. */
+static void drain_input(int fd)
+{
+	struct timeval tv = {.tv_sec = 1};
+	char buf[4096];
+	size_t total = 0;
+	ssize_t n;
+
+	shutdown(fd, SHUT_WR);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (total < 8 * TLK_SERVER_BODY_MAX &&
+	       (n = read(fd, buf, sizeof(buf))) > 0)
+		total += (size_t)n;
+}
+
 static void serve_one(int fd)
 {
 	struct tlk_http_request req;
@@ -132,13 +149,14 @@ static void serve_one(int fd)
 	ret = tlk_http_read_request(fd, TLK_SERVER_BODY_MAX, &req, &status);
 	if (ret < 0) {
 		tlk_debug("request not read: %s", strerror(-ret));
-		if (status != 0)
+		if (status != 0) {
 			reply_error(fd, status, ret == -EMSGSIZE
 				    ? "request too large" : "malformed HTTP request");
+			drain_input(fd);
+		}
 		return;
 	}
 	body = tlk_api_handle(&req, &status);
-	tlk_debug("%s %s -> %d", req.method, req.target, status);
 	if (body != NULL)
 		ret = tlk_http_reply(fd, status, body, strlen(body));
 	else

@@ -149,7 +149,7 @@ static int ensure_mounted(struct vol *v, bool fresh, struct tlk_perr *err)
 			return ret;
 		}
 	}
-	if ((ret = tlk_fs_mkdir_p(v->data, 0700)) < 0 ||
+	if ((ret = tlk_fs_mkdir_p(v->data, 0755)) < 0 ||
 	    (ret = tlk_fs_mkdir_p(v->mnt, 0755)) < 0) {
 		set_mounted(v, false);
 		return tlk_perr_set(err, ret, "volume %s: cannot create %s: %s",

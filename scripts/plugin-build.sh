@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# plugin-build.sh - assemble the managed Docker plugin directory of
+# taglockfs (config.json + rootfs/) for `docker plugin create`.
+#
+# Usage: scripts/plugin-build.sh [-b BUILDDIR] [-o OUTDIR]
+#   -b BUILDDIR  meson build directory holding taglockfs and
+#                src/plugin/taglockfs-plugin (default: build; compiled
+#                first when a binary is missing)
+#   -o OUTDIR    where to write the plugin (default: BUILDDIR/managed-plugin;
+#                replaced if it exists)
+# Then:
+#   docker plugin create taglockfs:VERSION OUTDIR
+#   docker plugin set taglockfs:VERSION policy.source=/etc/taglockfs
+#   docker plugin enable taglockfs:VERSION
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=build
+out=
+while getopts "b:o:h" opt; do
+	case $opt in
+	b) build=$OPTARG ;;
+	o) out=$OPTARG ;;
+	h) sed -n '2,17p' "$0"; exit 0 ;;
+	*) exit 2 ;;
+	esac
+done
+out=${out:-$build/managed-plugin}
+
+daemon=$build/taglockfs
+plugin=$build/src/plugin/taglockfs-plugin
+if [ ! -x "$daemon" ] || [ ! -x "$plugin" ]; then
+	[ -d "$build" ] || meson setup "$build" >/dev/null
+	meson compile -C "$build" taglockfs taglockfs-plugin >/dev/null
+fi
+fusermount=$(command -v fusermount3 || true)
+[ -n "$fusermount" ] || { echo "plugin-build.sh: fusermount3 not found (apt-get install fuse3)" >&2; exit 1; }
+
+rm -rf "$out"
+rootfs=$out/rootfs
+mkdir -p "$rootfs"/{usr/bin,etc/taglockfs,run/docker/plugins,var/lib/taglockfs-plugin,dev,proc,sys,tmp}
+chmod 1777 "$rootfs/tmp"
+
+# copy_with_libs BINARY DEST: the binary, and every shared library ldd
+# names, at the same absolute paths inside the rootfs.
+copy_with_libs() {
+	local bin=$1 dest=$2 lib
+	install -m 0755 "$bin" "$rootfs$dest"
+	for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+		[ -e "$rootfs$lib" ] && continue
+		mkdir -p "$rootfs$(dirname "$lib")"
+		cp -L "$lib" "$rootfs$lib"
+	done
+}
+copy_with_libs "$daemon" /usr/bin/taglockfs
+copy_with_libs "$plugin" /usr/bin/taglockfs-plugin
+copy_with_libs "$fusermount" /usr/bin/fusermount3
+# ld.so may be asked for by its /lib64 name while ldd printed another.
+if [ -e /lib64/ld-linux-x86-64.so.2 ] && [ ! -e "$rootfs/lib64/ld-linux-x86-64.so.2" ]; then
+	mkdir -p "$rootfs/lib64"
+	cp -L /lib64/ld-linux-x86-64.so.2 "$rootfs/lib64/"
+fi
+printf 'root:x:0:0:root:/:/usr/bin/taglockfs-plugin\n' >"$rootfs/etc/passwd"
+printf 'root:x:0:\n' >"$rootfs/etc/group"
+
+version=$("$daemon" --version | awk '{print $2; exit}')
+cat >"$out/config.json" <<EOF
+{
+  "description": "taglockfs $version: tag-immutable storage volumes for container registries",
+  "documentation": "https://github.com/taglockfs/taglockfs#volume-plugin",
+  "entrypoint": ["/usr/bin/taglockfs-plugin", "--taglockfs", "/usr/bin/taglockfs",
+                 "--state-dir", "/var/lib/taglockfs-plugin"],
+  "workdir": "/",
+  "interface": {
+    "types": ["docker.volumedriver/1.0"],
+    "socket": "taglockfs.sock"
+  },
+  "network": {"type": "none"},
+  "propagatedMount": "/var/lib/taglockfs-plugin",
+  "linux": {
+    "capabilities": ["CAP_SYS_ADMIN"],
+    "allowAllDevices": false,
+    "devices": [{"path": "/dev/fuse"}]
+  },
+  "mounts": [
+    {
+      "name": "policy",
+      "description": "host directory with the policy files that volumes name in -o policy=/etc/taglockfs/FILE",
+      "source": "/etc/taglockfs",
+      "destination": "/etc/taglockfs",
+      "type": "bind",
+      "options": ["rbind", "ro"],
+      "settable": ["source"]
+    }
+  ],
+  "args": {
+    "name": "args",
+    "description": "more taglockfs-plugin options, e.g. --default-policy /etc/taglockfs/policy.yaml",
+    "settable": ["value"],
+    "value": []
+  }
+}
+EOF
+echo "managed plugin in $out ($(du -sh "$rootfs" | cut -f1) rootfs)"
+echo "next: docker plugin create taglockfs:$version $out"

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# plugin-install.sh - install taglockfs-plugin as a host service (the legacy
+# Docker plugin; Podman uses the same socket).
+#
+# Usage: scripts/plugin-install.sh [-b BUILDDIR] [-p PREFIX] [-d DESTDIR] [-n]
+#   -b BUILDDIR  meson build directory (default: build; compiled when needed)
+#   -p PREFIX    install prefix (default: /usr/local)
+#   -d DESTDIR   stage everything under DESTDIR instead of / (implies -n)
+#   -n           do not enable or start the service
+#
+# Installs PREFIX/bin/taglockfs and PREFIX/bin/taglockfs-plugin, the unit
+# /etc/systemd/system/taglockfs-plugin.service (started before
+# docker.service; KillMode=process so restarting the plugin leaves the
+# volumes' taglockfs mounts running) and, when none exists, an example
+# /etc/taglockfs/policy.yaml. Docker finds the plugin by its socket,
+# /run/docker/plugins/taglockfs.sock; no /etc/docker/plugins spec is needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=build prefix=/usr/local destdir= start=1
+while getopts "b:p:d:nh" opt; do
+	case $opt in
+	b) build=$OPTARG ;;
+	p) prefix=$OPTARG ;;
+	d) destdir=$OPTARG; start=0 ;;
+	n) start=0 ;;
+	h) sed -n '2,18p' "$0"; exit 0 ;;
+	*) exit 2 ;;
+	esac
+done
+if [ -z "$destdir" ] && [ "$(id -u)" -ne 0 ]; then
+	echo "plugin-install.sh: run as root (or stage with -d DESTDIR)" >&2
+	exit 1
+fi
+
+daemon=$build/taglockfs
+plugin=$build/src/plugin/taglockfs-plugin
+if [ ! -x "$daemon" ] || [ ! -x "$plugin" ]; then
+	scripts/deps.sh build
+	[ -d "$build" ] || meson setup "$build" >/dev/null
+	meson compile -C "$build" taglockfs taglockfs-plugin >/dev/null
+fi
+
+install -D -m 0755 "$daemon" "$destdir$prefix/bin/taglockfs"
+install -D -m 0755 "$plugin" "$destdir$prefix/bin/taglockfs-plugin"
+install -d -m 0755 "$destdir/etc/taglockfs"
+install -d -m 0700 "$destdir/var/lib/taglockfs-plugin"
+
+policy=$destdir/etc/taglockfs/policy.yaml
+if [ ! -e "$policy" ]; then
+	cat >"$policy" <<'EOF'
+# taglockfs policy (see README): every repository's tags are immutable,
+# except `latest`. Edit freely; running volumes pick changes up at once.
+version: 1
+defaults:
+  immutable_tags: ["*"]
+  mutable_tags: ["latest"]
+repositories:
+  - name: "**"
+    immutable: true
+EOF
+	echo "wrote example policy $policy"
+fi
+
+unit=$destdir/etc/systemd/system/taglockfs-plugin.service
+install -d -m 0755 "$(dirname "$unit")"
+cat >"$unit" <<EOF
+[Unit]
+Description=taglockfs volume plugin for Docker and Podman
+Documentation=man:taglockfs(8)
+After=local-fs.target
+Before=docker.service
+
+[Service]
+Type=simple
+ExecStart=$prefix/bin/taglockfs-plugin --taglockfs $prefix/bin/taglockfs
+# The taglockfs processes serving volumes must outlive a plugin restart.
+KillMode=process
+Restart=on-failure
+RestartSec=1
+
+[Install]
+WantedBy=multi-user.target docker.service
+EOF
+echo "installed $prefix/bin/taglockfs-plugin and $unit${destdir:+ under $destdir}"
+
+if [ "$start" = 1 ]; then
+	if [ -d /run/systemd/system ]; then
+		systemctl daemon-reload
+		systemctl enable --now taglockfs-plugin.service
+		echo "taglockfs-plugin is running: docker volume create -d taglockfs -o policy=/etc/taglockfs/policy.yaml NAME"
+	else
+		echo "systemd is not running here; start the plugin with: $prefix/bin/taglockfs-plugin &"
+	fi
+fi
