@@ -410,6 +410,13 @@ class Mount:
         if self.backing_fd is not None:
             os.close(self.backing_fd)
             self.backing_fd = None
+        # A daemon built with -Db_sanitize reports memory errors and leaks
+        # on stderr: any report fails the test that ran it.
+        for marker in ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer',
+                       'runtime error:'):
+            if marker in self.log_text():
+                problems.append('sanitizer report in the daemon log (%s)'
+                                % marker)
         if check and problems:
             raise MountError('%s: %s; daemon log:\n%s'
                              % (self.name, '; '.join(problems),
