@@ -1,32 +1,105 @@
 #!/usr/bin/env bash
-# test.sh - install what is missing, build, run every test (meson test).
-# Usage: scripts/test.sh [extra meson test args]
-set -euo pipefail
+# test.sh - install what is missing, build, run every test.
+#
+#   1. the main build (libfuse 3.14 from Debian): every suite (unit,
+#      integration, plugin);
+#   2. the unit suite again under valgrind;
+#   3. an AddressSanitizer/UndefinedBehaviorSanitizer build: unit and
+#      integration suites (the daemon runs sanitized; any report fails);
+#   4. a build against libfuse 3.17 with kernel passthrough
+#      (scripts/build-libfuse.sh): unit and integration suites, so
+#      enforcement is shown identical on both builds.
+#
+# Usage: scripts/test.sh [--quick]   (--quick: step 1 only)
+# Ends with one line "N passed, N failed, N skipped" over all steps.
+set -uo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 
-scripts/deps.sh test
+quick=0
+[ "${1:-}" = --quick ] && quick=1
+
+scripts/deps.sh test || exit 1
 modprobe fuse 2>/dev/null || true
 
-build=${TLK_BUILD_DIR:-build}
-if [ -d "$build" ]; then meson setup --reconfigure "$build" >/dev/null
-else meson setup "$build" >/dev/null; fi
-meson compile -C "$build"
-
-status=0
-meson test -C "$build" --print-errorlogs "$@" || status=$?
-
-# The plain closing line: counts from meson's own log.
-log="$build/meson-logs/testlog.json"
-if [ -f "$log" ]; then
-	python3 - "$log" <<'PY'
+passed=0 failed=0 skipped=0 status=0
+# Add the results of one meson test run to the totals.
+count() {
+	local log=$1/meson-logs/testlog.json
+	[ -f "$log" ] || return 0
+	read -r p f s < <(python3 - "$log" <<'PY'
 import json, sys
-counts = {}
+c = {}
 for line in open(sys.argv[1]):
     r = json.loads(line)
-    counts[r["result"]] = counts.get(r["result"], 0) + 1
-ok = counts.get("OK", 0) + counts.get("EXPECTEDFAIL", 0)
-bad = sum(v for k, v in counts.items() if k not in ("OK", "EXPECTEDFAIL", "SKIP"))
-print(f"{ok} passed, {bad} failed, {counts.get('SKIP', 0)} skipped")
+    c[r["result"]] = c.get(r["result"], 0) + 1
+ok = c.get("OK", 0) + c.get("EXPECTEDFAIL", 0)
+skip = c.get("SKIP", 0)
+print(ok, sum(c.values()) - ok - skip, skip)
 PY
+)
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+}
+
+# setup DIR [meson options...]: configure (again) and build.
+setup() {
+	local dir=$1
+	shift
+	if [ -d "$dir" ]; then
+		meson setup --reconfigure "$dir" "$@" >/dev/null
+	else
+		meson setup "$dir" "$@" >/dev/null
+	fi && meson compile -C "$dir"
+}
+
+# run TITLE DIR [meson test args...]
+run() {
+	local title=$1 dir=$2
+	shift 2
+	echo "=== $title"
+	rm -f "$dir/meson-logs/testlog.json"
+	meson test -C "$dir" --print-errorlogs "$@" || status=1
+	count "$dir"
+}
+
+build=${TLK_BUILD_DIR:-build}
+if setup "$build"; then
+	run "main build: all suites" "$build"
+else
+	echo "test.sh: build failed" >&2
+	exit 1
 fi
+
+if [ $quick -eq 0 ]; then
+	run "unit suite under valgrind" "$build" --suite unit \
+		--wrapper 'valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite'
+
+	if setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dplugin=disabled; then
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+			run "sanitizer build: unit and integration" build-asan \
+			--suite unit --suite integration
+	else
+		echo "test.sh: sanitizer build failed" >&2
+		status=1 failed=$((failed + 1))
+	fi
+
+	if scripts/build-libfuse.sh >/dev/null; then
+		pcdir=$(dirname "$(find "$root/.libfuse/prefix" -name fuse3.pc | head -n1)")
+		if PKG_CONFIG_PATH=$pcdir setup build-pt -Dpassthrough=enabled \
+			-Dplugin=disabled; then
+			run "libfuse 3.17 + kernel passthrough: unit and integration" \
+				build-pt --suite unit --suite integration
+		else
+			echo "test.sh: passthrough build failed" >&2
+			status=1 failed=$((failed + 1))
+		fi
+	else
+		echo "test.sh: building libfuse 3.17 failed" >&2
+		status=1 failed=$((failed + 1))
+	fi
+fi
+
+echo "$passed passed, $failed failed, $skipped skipped"
 exit $status
