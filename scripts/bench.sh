@@ -13,8 +13,8 @@
 #   --dir DIR      scratch directory (default /work/bench-tmp); native files
 #                  and the daemon's backing directory both live under it, so
 #                  both sides use the same disk and filesystem
-#   --nofile N     RLIMIT_NOFILE hard limit for the daemon (default 1048576
-#                  when root; the storm makes ~3 inodes per file)
+#   --nofile N     try to raise the daemon's RLIMIT_NOFILE hard limit to N (default 1048576;
+#                  needs CAP_SYS_RESOURCE; the storm makes ~3 inodes per file)
 #   --keep         keep the scratch data (the generated image is always kept
 #                  in DIR/cache for the next run)
 # Environment: TAGLOCKFS=path of the daemon (default build/taglockfs).
@@ -108,9 +108,15 @@ mkdir -p "$native" "$backing" "$mnt" "$cache" "$scratch"
 
 daemon_pid=
 reg_pid=
+reporting=0
+fuse_lib=
+daemon_nofile=
+machine=
+img_mb=0
 cleanup() {
 	local rc=$?
 	set +e
+	[ $reporting -eq 1 ] && report
 	if [ -n "$reg_pid" ]; then
 		kill "$reg_pid" 2>/dev/null
 		wait "$reg_pid" 2>/dev/null
@@ -296,8 +302,12 @@ storm_phase() { # storm_phase NAME SIDE PHASE ROOT
 	out=$("$py" "$storm_py" "$phase" "$root" "$storm_n")
 	secs=${out% *}
 	errs=${out#* }
-	[ "$errs" = 0 ] || echo "$name.$phase $side: $errs of $storm_n failed" >>"$storm_errors"
-	record "$name.$phase" "$side" "$(rate "$storm_n" "$secs")" files/s
+	if [ "$errs" = 0 ]; then
+		record "$name.$phase" "$side" "$(rate "$storm_n" "$secs")" files/s
+	else
+		echo "$name.$phase $side: $errs of $storm_n files failed" >>"$storm_errors"
+		record "$name.$phase" "$side" fail files/s
+	fi
 }
 timed_cmd() { # timed_cmd NAME SIDE CMD...: record files/s of a shell command
 	local name=$1 side=$2 t0 t1 rc=0
@@ -305,8 +315,12 @@ timed_cmd() { # timed_cmd NAME SIDE CMD...: record files/s of a shell command
 	t0=$(now)
 	"$@" >/dev/null 2>"$scratch/cmd.err" || rc=$?
 	t1=$(now)
-	[ $rc -eq 0 ] || echo "$name $side: $* failed: $(head -n1 "$scratch/cmd.err")" >>"$storm_errors"
-	record "$name" "$side" "$(rate "$storm_n" "$(elapsed "$t0" "$t1")")" files/s
+	if [ $rc -eq 0 ]; then
+		record "$name" "$side" "$(rate "$storm_n" "$(elapsed "$t0" "$t1")")" files/s
+	else
+		echo "$name $side: $1 exited $rc: $(head -n1 "$scratch/cmd.err")" >>"$storm_errors"
+		record "$name" "$side" fail files/s
+	fi
 }
 
 # The plain storm's trees: repositories/r0 ... r49 (not repositories/locked).
@@ -442,12 +456,12 @@ EOF
 	die "docker-registry did not start on $1"
 }
 stop_registry() {
+	[ -n "$reg_pid" ] || return 0
 	kill "$reg_pid" 2>/dev/null || true
 	wait "$reg_pid" 2>/dev/null || true
 	reg_pid=
 }
 
-img_mb=0
 bench_e2e() { # bench_e2e SIDE REP
 	local side=$1 rep=$2 root port t0 t1 ref pull
 	root=$(dir_of "$side")
@@ -473,6 +487,65 @@ bench_e2e() { # bench_e2e SIDE REP
 
 # ---- run ---------------------------------------------------------------------------------
 
+# run_phase NAME FUNCTION ARGS...: a failing phase is reported, not fatal; a
+# registry it started is stopped.
+run_phase() {
+	local name=$1 rc=0
+	shift
+	set +e
+	(
+		set -e
+		trap stop_registry EXIT
+		"$@"
+	)
+	rc=$?
+	set -e
+	[ $rc -eq 0 ] || echo "$name: phase failed (exit $rc); its figures are missing" >>"$storm_errors"
+	if [ $native_only -eq 0 ] && ! kill -0 "$daemon_pid" 2>/dev/null; then
+		echo "$name: the daemon died; see $scratch/daemon.log" >>"$storm_errors"
+		exit 1
+	fi
+	return 0
+}
+
+report() {
+	[ -s "$results" ] || return 0
+	echo
+	echo "taglockfs benchmark: $reps repetition(s), median of each; ratio = taglockfs/native (throughput)"
+	echo "machine: $machine"
+	[ $native_only -eq 0 ] && echo "daemon: $daemon (${fuse_lib:+$(basename "$fuse_lib"), }open files limit $daemon_nofile${extra_opts:+, -o $extra_opts})"
+	echo "sizes: sequential ${seq_mib} MiB, storm ${storm_n} files, image ${img_layers}x${layer_mib} MiB (${img_mb} MB)"
+	awk -v units="$units" '
+	function median(list,   a, n, i, j, t) {
+		if (list ~ /fail/) return "fail"
+		n = split(list, a, " ")
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		if (n == 0) return ""
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	BEGIN { while ((getline line < units) > 0) { split(line, u, " "); unit[u[1]] = u[2]; order[++n] = u[1] } }
+	{ vals[$1, $2] = vals[$1, $2] " " $3 }
+	END {
+		printf "%-22s %12s %12s %7s  %s\n", "measurement", "native", "taglockfs", "ratio", "unit"
+		for (i = 1; i <= n; i++) {
+			name = order[i]
+			nat = median(vals[name, "native"]); tlk = median(vals[name, "taglockfs"])
+			ratio = (nat != "" && tlk != "" && nat != "fail" && tlk != "fail" && nat + 0 > 0) ? sprintf("%.2f", tlk / nat) : "-"
+			printf "%-22s %12s %12s %7s  %s\n", name, nat == "" ? "-" : nat, tlk == "" ? "-" : tlk, ratio, unit[name]
+			bench[i] = sprintf("BENCH name=%s native=%s taglockfs=%s ratio=%s unit=%s",
+				name, nat == "" ? "-" : nat, tlk == "" ? "-" : tlk, ratio, unit[name])
+		}
+		print ""
+		for (i = 1; i <= n; i++) print bench[i]
+	}' "$results"
+	if [ -s "$storm_errors" ]; then
+		echo
+		echo "failures (\"fail\" above):"
+		sed 's/^/  /' "$storm_errors"
+	fi
+}
+
 if want e2e; then
 	gen_image
 	img_mb=$(du -sb --apparent-size "$img/blobs" | awk '{ printf "%d", $1 / 1000000 }')
@@ -480,61 +553,32 @@ fi
 
 machine="$(uname -r), $(nproc) CPU $(lscpu | sed -n 's/^Model name: *//p' | head -n1), \
 $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM, $(findmnt -no FSTYPE -T "$bt") on $(findmnt -no SOURCE -T "$bt")"
-fuse_lib=
 if [ $native_only -eq 0 ]; then
 	fuse_lib=$(ldd "$daemon" 2>/dev/null | awk '/libfuse3/ { print $3 }' || true)
 	[ -n "$fuse_lib" ] && fuse_lib=$(readlink -f "$fuse_lib")
 	mount_daemon
-	log "taglockfs mounted (pid $daemon_pid, $fuse_lib)"
+	daemon_nofile=$(awk '/^Max open files/ { print $4 "/" $5 }' "/proc/$daemon_pid/limits")
+	log "taglockfs mounted (pid $daemon_pid, ${fuse_lib:-libfuse unknown}, open files soft/hard $daemon_nofile)"
+fi
+reporting=1
+
+# The disk of a virtual machine is slow where it writes for the first time
+# after a discard (ext4 -o discard frees the blocks of every deleted file):
+# write and delete the sequential file once, untimed, before measuring.
+if want write || want read; then
+	log "warming up the disk"
+	dd if=/dev/zero of="$native/warmup.bin" bs=1M count="$seq_mib" conv=fsync status=none
+	rm -f "$native/warmup.bin"
+	sync
 fi
 
 for ((rep = 1; rep <= reps; rep++)); do
 	for side in $(sides "$rep"); do
 		log "repetition $rep/$reps: $side"
-		if want write || want read; then bench_seq "$side"; fi
-		if want storm; then bench_storm "$side"; fi
-		if want locked; then bench_locked "$side" "$rep"; fi
-		if want e2e; then bench_e2e "$side" "$rep"; fi
+		if want write || want read; then run_phase "sequential $side" bench_seq "$side"; fi
+		if want storm; then run_phase "storm $side" bench_storm "$side"; fi
+		if want locked; then run_phase "locked storm $side" bench_locked "$side" "$rep"; fi
+		if want e2e; then run_phase "e2e $side" bench_e2e "$side" "$rep"; fi
 	done
 done
-if want res && [ $native_only -eq 0 ]; then bench_resources; fi
-
-# ---- report ----------------------------------------------------------------------------
-
-echo
-echo "taglockfs benchmark: $reps repetition(s), median of each; ratio = taglockfs/native (throughput)"
-echo "machine: $machine"
-[ $native_only -eq 0 ] && echo "daemon: $daemon (${fuse_lib:+$(basename "$fuse_lib")}${extra_opts:+, -o $extra_opts})"
-echo "sizes: sequential ${seq_mib} MiB, storm ${storm_n} files, image ${img_layers}x${layer_mib} MiB (${img_mb} MB)"
-awk -v units="$units" '
-function median(list,   a, n, i, j, t) {
-	n = split(list, a, " ")
-	for (i = 2; i <= n; i++)
-		for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-	if (n == 0) return ""
-	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
-BEGIN { while ((getline line < units) > 0) { split(line, u, " "); unit[u[1]] = u[2]; order[++n] = u[1] } }
-{ vals[$1, $2] = vals[$1, $2] " " $3 }
-END {
-	printf "%-22s %12s %12s %7s  %s\n", "measurement", "native", "taglockfs", "ratio", "unit"
-	for (i = 1; i <= n; i++) {
-		name = order[i]
-		nat = median(vals[name, "native"]); tlk = median(vals[name, "taglockfs"])
-		ratio = (nat != "" && tlk != "" && nat + 0 > 0) ? sprintf("%.2f", tlk / nat) : "-"
-		printf "%-22s %12s %12s %7s  %s\n", name, nat == "" ? "-" : nat, tlk == "" ? "-" : tlk, ratio, unit[name]
-		bench[i] = sprintf("BENCH name=%s native=%s taglockfs=%s ratio=%s unit=%s",
-			name, nat == "" ? "-" : nat, tlk == "" ? "-" : tlk, ratio, unit[name])
-	}
-	print ""
-	for (i = 1; i <= n; i++) print bench[i]
-}' "$results"
-if [ -s "$storm_errors" ]; then
-	echo
-	echo "storm operations that failed (counted in the rates above):"
-	sed 's/^/  /' "$storm_errors"
-fi
-if [ $native_only -eq 0 ] && ! kill -0 "$daemon_pid" 2>/dev/null; then
-	log "the daemon died during the run; see $scratch/daemon.log"
-	exit 1
-fi
+if want res && [ $native_only -eq 0 ]; then run_phase resources bench_resources; fi
