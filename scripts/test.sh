@@ -25,8 +25,9 @@ modprobe fuse 2>/dev/null || true
 passed=0 failed=0 skipped=0 status=0
 # Add the results of one meson test run to the totals.
 count() {
-	local log=$1/meson-logs/testlog.json
-	[ -f "$log" ] || return 0
+	local log
+	log=$(ls -t "$1"/meson-logs/testlog*.json 2>/dev/null | head -n1)
+	[ -n "$log" ] || return 0
 	read -r p f s < <(python3 - "$log" <<'PY'
 import json, sys
 c = {}
@@ -57,7 +58,7 @@ run() {
 	local title=$1 dir=$2
 	shift 2
 	echo "=== $title"
-	rm -f "$dir/meson-logs/testlog.json"
+	rm -f "$dir"/meson-logs/testlog*.json
 	meson test -C "$dir" --print-errorlogs "$@" || status=1
 	count "$dir"
 }
