@@ -405,19 +405,20 @@ const char *tlk_http_reason(int status)
 
 int tlk_http_reply(int fd, int status, const char *body, size_t len)
 {
-	char head[256];
-	int n;
-	int ret;
+	char *msg;
+	int n, ret;
 
-	n = snprintf(head, sizeof(head),
+	/* One buffer, one send: a client that closes once it has the head
+	 * must not turn the body's send into EPIPE. */
+	n = asprintf(&msg,
 		     "HTTP/1.1 %d %s\r\n"
 		     "Content-Type: application/vnd.docker.plugins.v1+json\r\n"
 		     "Content-Length: %zu\r\n"
-		     "Connection: close\r\n\r\n",
-		     status, tlk_http_reason(status), len);
-	if (n < 0 || (size_t)n >= sizeof(head))
-		return -EOVERFLOW;
-	if ((ret = send_all(fd, head, (size_t)n)) < 0)
-		return ret;
-	return send_all(fd, body, len);
+		     "Connection: close\r\n\r\n%.*s",
+		     status, tlk_http_reason(status), len, (int)len, body);
+	if (n < 0)
+		return -ENOMEM;
+	ret = send_all(fd, msg, (size_t)n);
+	free(msg);
+	return ret;
 }

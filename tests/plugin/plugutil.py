@@ -129,6 +129,7 @@ def raw(sock, data, timeout=10, send_after=None):
 
 class Plugin:
     """One taglockfs-plugin process, its socket, state dir and log."""
+    count = 0
 
     def __init__(self, workdir, sock=None, state=None, args=(), taglockfs=TAGLOCKFS):
         self.workdir = workdir
@@ -136,7 +137,8 @@ class Plugin:
         self.state = state or os.path.join(workdir, 'state')
         self.args = list(args)
         self.taglockfs = taglockfs
-        self.log_path = os.path.join(workdir, 'plugin.log')
+        Plugin.count += 1
+        self.log_path = os.path.join(workdir, 'plugin-%d.log' % Plugin.count)
         self.proc = None
 
     def cmd(self):
@@ -313,7 +315,7 @@ def mkoci(oci_dir, seed):
     """An OCI layout made by scripts/lib/mkoci.sh; returns its digest."""
     lib = os.path.join(SRC, 'scripts', 'lib', 'mkoci.sh')
     assert os.path.exists(lib), 'scripts/lib/mkoci.sh is missing'
-    out = subprocess.run(['bash', '-c', 'source "$0" && mkoci "$1" "$2"', lib, oci_dir, seed],
+    out = subprocess.run(['bash', lib, 'mkoci', oci_dir, seed],
                          capture_output=True, text=True, check=True)
     return out.stdout.strip().splitlines()[-1]
 
