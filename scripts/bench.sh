@@ -2,7 +2,8 @@
 # bench.sh - measure taglockfs against the native filesystem, side by side.
 #
 # Usage: scripts/bench.sh [--reps N] [--quick] [--only LIST] [--native-only]
-#                         [--opts OPTS] [--dir DIR] [--nofile N] [--keep]
+#                         [--opts OPTS] [--dir DIR] [--storm-files N]
+#                         [--nofile N] [--keep]
 #   --reps N       repetitions of every measurement (default 3); the order of
 #                  native and taglockfs alternates between repetitions
 #   --quick        a small smoke run: 64 MiB files, 2k-file storms, a 64 MiB
@@ -13,8 +14,10 @@
 #   --dir DIR      scratch directory (default /work/bench-tmp); native files
 #                  and the daemon's backing directory both live under it, so
 #                  both sides use the same disk and filesystem
-#   --nofile N     try to raise the daemon's RLIMIT_NOFILE hard limit to N (default 1048576;
-#                  needs CAP_SYS_RESOURCE; the storm makes ~3 inodes per file)
+#   --storm-files N  files per storm (default 20000, --quick 2000)
+#   --nofile N     try to raise the daemon's RLIMIT_NOFILE hard limit to N
+#                  (default 1048576; needs CAP_SYS_RESOURCE, else the
+#                  caller's limit stays; the storm makes ~3 inodes per file)
 #   --keep         keep the scratch data (the generated image is always kept
 #                  in DIR/cache for the next run)
 # Environment: TAGLOCKFS=path of the daemon (default build/taglockfs).
@@ -45,8 +48,9 @@ extra_opts=
 bt=/work/bench-tmp
 keep=0
 nofile=1048576
+storm_files=
 
-usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--reps) reps=$2; shift ;;
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
 	--opts) extra_opts=$2; shift ;;
 	--dir) bt=$2; shift ;;
 	--nofile) nofile=$2; shift ;;
+	--storm-files) storm_files=$2; shift ;;
 	--keep) keep=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
@@ -76,6 +81,8 @@ else
 	img_layers=8
 	layer_mib=128
 fi
+storm_n=${storm_files:-$storm_n}
+case "$storm_n" in '' | *[!0-9]* | 0) echo "bench.sh: --storm-files wants a positive number" >&2; exit 2 ;; esac
 case "$reps" in '' | *[!0-9]* | 0) echo "bench.sh: --reps wants a positive number" >&2; exit 2 ;; esac
 want() { [[ ",$only," == *",$1,"* ]]; }
 log() { echo "bench.sh: $*" >&2; }
