@@ -45,15 +45,15 @@ int tlk_link_read_fd(int fd, struct tlk_link *out, char *raw, size_t cap,
 	return 0;
 }
 
-int tlk_link_read(int dirfd, const char *name, struct tlk_link *out,
-		  char *raw, size_t raw_cap, size_t *raw_len)
+int tlk_link_read(int dirfd, const char *name, struct tlk_link *out, char *raw,
+		  size_t raw_cap, size_t *raw_len)
 {
 	int fd, ret;
 
 	if (raw_len)
 		*raw_len = 0;
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
-					 O_NONBLOCK);
+	fd = openat(dirfd, name,
+		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT) {
 			tlk_link_absent(out);
@@ -85,9 +85,9 @@ int tlk_pending_create(int dirfd, unsigned mode, struct tlk_pending_link *out)
 		     (int)getpid(), atomic_fetch_add(&counter, 1));
 	if (n < 0 || (size_t)n >= sizeof(out->name))
 		return -ENAMETOOLONG;
-	out->fd = openat(dirfd, out->name,
-			 O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
-			 mode);
+	out->fd =
+	    openat(dirfd, out->name,
+		   O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (out->fd < 0) {
 		out->name[0] = '\0';
 		return -errno;
@@ -141,12 +141,12 @@ static int link_noreplace(int dirfd, struct tlk_pending_link *pending)
 
 	if (pending->name[0])
 		return linkat(dirfd, pending->name, dirfd, LINK_NAME, 0) < 0
-			       ? -errno
-			       : 0;
+			   ? -errno
+			   : 0;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pending->fd);
 	return linkat(AT_FDCWD, proc, dirfd, LINK_NAME, AT_SYMLINK_FOLLOW) < 0
-		       ? -errno
-		       : 0;
+		   ? -errno
+		   : 0;
 }
 
 /* Replace an empty "link" by the pending file: only ever called with the
@@ -159,8 +159,8 @@ static int replace_empty(int dirfd, struct tlk_pending_link *pending)
 
 	if (pending->name[0])
 		return renameat(dirfd, pending->name, dirfd, LINK_NAME) < 0
-			       ? -errno
-			       : 0;
+			   ? -errno
+			   : 0;
 	n = snprintf(named.name, sizeof(named.name),
 		     "link.taglockfs-%d-fill.tmp", (int)getpid());
 	if (n < 0 || (size_t)n >= sizeof(named.name))
@@ -275,7 +275,8 @@ int tlk_link_commit_rename(int srcdirfd, const char *srcname, int dstdirfd,
 		    (ret == 0 && *result == TLK_COMMIT_IDENTICAL)) {
 			/* Same bytes (or an empty leftover): an atomic replace
 			 * keeps the link readable at every instant. */
-			if (renameat(srcdirfd, srcname, dstdirfd, LINK_NAME) < 0)
+			if (renameat(srcdirfd, srcname, dstdirfd, LINK_NAME) <
+			    0)
 				return -errno;
 			sync_dir(dstdirfd);
 			if (ret == -ENODATA) {

@@ -128,52 +128,52 @@ int tlk_verdict_errno(struct tlk_verdict v)
 }
 
 static const char *const reason_text[TLK_R_COUNT] = {
-	[TLK_R_NOT_PROTECTED] = "The tag is not protected by the policy.",
-	[TLK_R_NOT_TAG_STATE] = "The operation changes no protected tag.",
-	[TLK_R_CREATE] = "The tag is created.",
-	[TLK_R_IDENTICAL] = "The tag is rewritten with identical content.",
-	[TLK_R_PROTECTED_OPEN] = "The tag is protected; its writes are inspected.",
-	[TLK_R_OVERWRITE] =
-		"The requested tag already exists and cannot be overwritten.",
-	[TLK_R_MALFORMED] = "The new tag content is not a sha256 digest link.",
-	[TLK_R_REMOVE] = "The tag is protected and cannot be deleted.",
-	[TLK_R_INDEX_OTHER] =
-		"The requested tag already exists and cannot be overwritten.",
-	[TLK_R_REVISION_IN_USE] = "The manifest is referenced by a protected "
-				  "tag and cannot be deleted.",
-	[TLK_R_MOVE] = "The directory holds a protected tag and cannot be "
-		       "moved or renamed.",
-	[TLK_R_LINK_ALIAS] = "A protected tag link cannot be hard-linked or "
-			     "replaced by a symbolic link.",
+    [TLK_R_NOT_PROTECTED] = "The tag is not protected by the policy.",
+    [TLK_R_NOT_TAG_STATE] = "The operation changes no protected tag.",
+    [TLK_R_CREATE] = "The tag is created.",
+    [TLK_R_IDENTICAL] = "The tag is rewritten with identical content.",
+    [TLK_R_PROTECTED_OPEN] = "The tag is protected; its writes are inspected.",
+    [TLK_R_OVERWRITE] =
+	"The requested tag already exists and cannot be overwritten.",
+    [TLK_R_MALFORMED] = "The new tag content is not a sha256 digest link.",
+    [TLK_R_REMOVE] = "The tag is protected and cannot be deleted.",
+    [TLK_R_INDEX_OTHER] =
+	"The requested tag already exists and cannot be overwritten.",
+    [TLK_R_REVISION_IN_USE] = "The manifest is referenced by a protected "
+			      "tag and cannot be deleted.",
+    [TLK_R_MOVE] = "The directory holds a protected tag and cannot be "
+		   "moved or renamed.",
+    [TLK_R_LINK_ALIAS] = "A protected tag link cannot be hard-linked or "
+			 "replaced by a symbolic link.",
 };
 
 static const char *const reason_name[TLK_R_COUNT] = {
-	[TLK_R_NOT_PROTECTED] = "not_protected",
-	[TLK_R_NOT_TAG_STATE] = "not_tag_state",
-	[TLK_R_CREATE] = "create",
-	[TLK_R_IDENTICAL] = "identical",
-	[TLK_R_PROTECTED_OPEN] = "protected_open",
-	[TLK_R_OVERWRITE] = "overwrite",
-	[TLK_R_MALFORMED] = "malformed",
-	[TLK_R_REMOVE] = "remove",
-	[TLK_R_INDEX_OTHER] = "index_other_digest",
-	[TLK_R_REVISION_IN_USE] = "revision_in_use",
-	[TLK_R_MOVE] = "move",
-	[TLK_R_LINK_ALIAS] = "link_alias",
+    [TLK_R_NOT_PROTECTED] = "not_protected",
+    [TLK_R_NOT_TAG_STATE] = "not_tag_state",
+    [TLK_R_CREATE] = "create",
+    [TLK_R_IDENTICAL] = "identical",
+    [TLK_R_PROTECTED_OPEN] = "protected_open",
+    [TLK_R_OVERWRITE] = "overwrite",
+    [TLK_R_MALFORMED] = "malformed",
+    [TLK_R_REMOVE] = "remove",
+    [TLK_R_INDEX_OTHER] = "index_other_digest",
+    [TLK_R_REVISION_IN_USE] = "revision_in_use",
+    [TLK_R_MOVE] = "move",
+    [TLK_R_LINK_ALIAS] = "link_alias",
 };
 
 static const char *const op_name[TLK_OP_COUNT] = {
-	[TLK_OP_OPEN_LINK] = "open_link",
-	[TLK_OP_PUBLISH_LINK] = "publish_link",
-	[TLK_OP_TRUNCATE_LINK] = "truncate_link",
-	[TLK_OP_REMOVE_LINK] = "remove_link",
-	[TLK_OP_INDEX_ADD] = "index_add",
-	[TLK_OP_INDEX_REMOVE] = "index_remove",
-	[TLK_OP_REVISION_REMOVE] = "revision_remove",
-	[TLK_OP_MOVE_AWAY] = "move",
-	[TLK_OP_REMOVE_DIR] = "remove_dir",
-	[TLK_OP_HARDLINK] = "hardlink",
-	[TLK_OP_SYMLINK] = "symlink",
+    [TLK_OP_OPEN_LINK] = "open_link",
+    [TLK_OP_PUBLISH_LINK] = "publish_link",
+    [TLK_OP_TRUNCATE_LINK] = "truncate_link",
+    [TLK_OP_REMOVE_LINK] = "remove_link",
+    [TLK_OP_INDEX_ADD] = "index_add",
+    [TLK_OP_INDEX_REMOVE] = "index_remove",
+    [TLK_OP_REVISION_REMOVE] = "revision_remove",
+    [TLK_OP_MOVE_AWAY] = "move",
+    [TLK_OP_REMOVE_DIR] = "remove_dir",
+    [TLK_OP_HARDLINK] = "hardlink",
+    [TLK_OP_SYMLINK] = "symlink",
 };
 
 const char *tlk_reason_text(enum tlk_reason reason)

@@ -26,20 +26,20 @@
 
 /* One backing inode the kernel knows. */
 struct tlk_inode {
-	atomic_int fd;    /* O_PATH|O_NOFOLLOW, owned; replaced at most once,
-			     when a pending link gets its name (see below) */
-	int old_fd;       /* the replaced fd, closed at the last forget;
-			     protected by the table stripe lock */
-	int backing_id;   /* kernel passthrough id, valid while
-			     backing_refs > 0; protected by the stripe lock */
+	atomic_int fd;	/* O_PATH|O_NOFOLLOW, owned; replaced at most once,
+			   when a pending link gets its name (see below) */
+	int old_fd;	/* the replaced fd, closed at the last forget;
+			   protected by the table stripe lock */
+	int backing_id; /* kernel passthrough id, valid while
+			   backing_refs > 0; protected by the stripe lock */
 	unsigned backing_refs;
-	bool pending;     /* fd is an unnamed O_TMPFILE: the next lookup
-			     that finds this inode by name replaces fd;
-			     protected by the table stripe lock */
-	dev_t dev;        /* immutable */
-	ino_t ino;        /* immutable */
-	mode_t type;      /* S_IFMT bits, immutable */
-	uint64_t nlookup; /* protected by the table stripe lock */
+	bool pending;		/* fd is an unnamed O_TMPFILE: the next lookup
+				   that finds this inode by name replaces fd;
+				   protected by the table stripe lock */
+	dev_t dev;		/* immutable */
+	ino_t ino;		/* immutable */
+	mode_t type;		/* S_IFMT bits, immutable */
+	uint64_t nlookup;	/* protected by the table stripe lock */
 	struct tlk_inode *next; /* bucket chain, protected by the stripe lock */
 };
 
@@ -56,35 +56,35 @@ struct tlk_inode_table {
 #define TLK_TAG_LOCKS 64
 
 struct tlk_fs {
-	struct tlk_inode root;       /* fd: the backing directory */
-	char root_path[PATH_MAX];    /* its path as /proc shows it */
+	struct tlk_inode root;	  /* fd: the backing directory */
+	char root_path[PATH_MAX]; /* its path as /proc shows it */
 	size_t root_len;
 	struct tlk_inode_table inodes;
 	struct tlk_live_policy *policy;
-	struct tlk_audit *audit;     /* NULL: no audit log */
-	double timeout;              /* entry/attr timeout, ordinary nodes */
-	bool passthrough;            /* kernel passthrough available */
+	struct tlk_audit *audit; /* NULL: no audit log */
+	double timeout;		 /* entry/attr timeout, ordinary nodes */
+	bool passthrough;	 /* kernel passthrough available */
 	pthread_mutex_t tag_locks[TLK_TAG_LOCKS]; /* per-tag decisions */
-	atomic_ulong refused;        /* counters for stats */
+	atomic_ulong refused;			  /* counters for stats */
 	atomic_ulong published;
 };
 
 /* A write handle on a protected current/link (see shadow.h). */
 struct tlk_guarded {
-	pthread_mutex_t lock;        /* protects everything below */
+	pthread_mutex_t lock; /* protects everything below */
 	struct tlk_shadow shadow;
-	int dirfd;                   /* O_PATH of the current/ dir, owned */
+	int dirfd;			 /* O_PATH of the current/ dir, owned */
 	struct tlk_pending_link pending; /* fd -1 until needed */
 	unsigned mode;
-	struct tlk_node node;        /* repository and tag */
-	pid_t opener;                /* who opened it, for reports */
+	struct tlk_node node; /* repository and tag */
+	pid_t opener;	      /* who opened it, for reports */
 };
 
 /* What fi->fh points to. */
 struct tlk_file {
-	int fd;                      /* backing fd, -1 when none */
-	struct tlk_guarded *guard;   /* non-NULL for a protected link */
-	bool passthrough;            /* I/O goes kernel -> backing file */
+	int fd;			   /* backing fd, -1 when none */
+	struct tlk_guarded *guard; /* non-NULL for a protected link */
+	bool passthrough;	   /* I/O goes kernel -> backing file */
 };
 
 /* inode.c */
@@ -159,10 +159,8 @@ void tlk_guard_report(fuse_req_t req, pid_t pid, const struct tlk_facts *facts,
 		      struct tlk_verdict verdict, const struct tlk_node *node);
 int tlk_guard_unlink(fuse_req_t req, struct tlk_inode *parent,
 		     const char *name);
-int tlk_guard_rmdir(fuse_req_t req, struct tlk_inode *parent,
-		    const char *name);
-int tlk_guard_mkdir(fuse_req_t req, struct tlk_inode *parent,
-		    const char *name);
+int tlk_guard_rmdir(fuse_req_t req, struct tlk_inode *parent, const char *name);
+int tlk_guard_mkdir(fuse_req_t req, struct tlk_inode *parent, const char *name);
 int tlk_guard_create_in(fuse_req_t req, struct tlk_inode *parent,
 			const char *name, const struct tlk_node *node);
 int tlk_guard_link(fuse_req_t req, struct tlk_inode *src,
@@ -170,9 +168,9 @@ int tlk_guard_link(fuse_req_t req, struct tlk_inode *src,
 int tlk_guard_symlink(fuse_req_t req, struct tlk_inode *parent,
 		      const char *name);
 int tlk_guard_truncate(fuse_req_t req, struct tlk_inode *inode, off_t size);
-int tlk_guard_rename(fuse_req_t req, struct tlk_inode *parent,
-		     const char *name, struct tlk_inode *newparent,
-		     const char *newname, unsigned flags);
+int tlk_guard_rename(fuse_req_t req, struct tlk_inode *parent, const char *name,
+		     struct tlk_inode *newparent, const char *newname,
+		     unsigned flags);
 
 /* fs_*.c: the handlers, collected in fs_ops.c. */
 void tlk_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
@@ -192,8 +190,7 @@ void tlk_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
 void tlk_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		   fuse_ino_t newparent, const char *newname,
 		   unsigned int flags);
-void tlk_op_getattr(fuse_req_t req, fuse_ino_t ino,
-		    struct fuse_file_info *fi);
+void tlk_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void tlk_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		    int valid, struct fuse_file_info *fi);
 void tlk_op_readlink(fuse_req_t req, fuse_ino_t ino);
@@ -204,12 +201,11 @@ void tlk_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		     size_t size);
 void tlk_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void tlk_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
-void tlk_op_opendir(fuse_req_t req, fuse_ino_t ino,
-		    struct fuse_file_info *fi);
+void tlk_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void tlk_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi);
-void tlk_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
-			off_t off, struct fuse_file_info *fi);
+void tlk_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi);
 void tlk_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi);
 void tlk_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -222,8 +218,7 @@ void tlk_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void tlk_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		      off_t off, struct fuse_file_info *fi);
 void tlk_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void tlk_op_release(fuse_req_t req, fuse_ino_t ino,
-		    struct fuse_file_info *fi);
+void tlk_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void tlk_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		  struct fuse_file_info *fi);
 void tlk_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,

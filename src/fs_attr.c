@@ -20,7 +20,8 @@ void tlk_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct stat st;
 
 	(void)fi;
-	if (fstatat(inode->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+	if (fstatat(inode->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) <
+	    0) {
 		fuse_reply_err(req, errno);
 		return;
 	}
@@ -28,8 +29,8 @@ void tlk_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * sharing the storage: its attributes are never cached. */
 	fuse_reply_attr(req, &st,
 			S_ISREG(st.st_mode) && st.st_size <= TLK_LINK_LEN
-				? 0.0
-				: tlk_fs_of(req)->timeout);
+			    ? 0.0
+			    : tlk_fs_of(req)->timeout);
 }
 
 /* ftruncate on a guarded handle changes only its shadow. */
@@ -74,8 +75,8 @@ static int set_times(struct tlk_inode *inode, const struct stat *attr,
 	if (S_ISLNK(inode->type))
 		return utimensat(inode->fd, "", tv,
 				 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0
-			       ? -errno
-			       : 0;
+			   ? -errno
+			   : 0;
 	tlk_proc_fd_path(inode->fd, proc, sizeof(proc));
 	return utimensat(AT_FDCWD, proc, tv, 0) < 0 ? -errno : 0;
 }
@@ -92,19 +93,19 @@ void tlk_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	    chmod(proc, attr->st_mode) < 0)
 		ret = -errno;
 	if (ret == 0 && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
-		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid
-							: (uid_t)-1;
-		gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid
-							: (gid_t)-1;
+		uid_t uid =
+		    (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid =
+		    (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
 		if (fchownat(inode->fd, "", uid, gid,
 			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			ret = -errno;
 	}
 	if (ret == 0 && (valid & FUSE_SET_ATTR_SIZE))
 		ret = set_size(req, inode, attr->st_size, fi);
-	if (ret == 0 && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
-				  FUSE_SET_ATTR_ATIME_NOW |
-				  FUSE_SET_ATTR_MTIME_NOW)))
+	if (ret == 0 &&
+	    (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+		      FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
 		ret = set_times(inode, attr, valid);
 	if (ret < 0) {
 		fuse_reply_err(req, -ret);
@@ -163,8 +164,7 @@ void tlk_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 }
 
 /* Reply to a get/list call: the size when asked for it, else the bytes. */
-static void reply_xattr(fuse_req_t req, size_t size, const char *buf,
-			ssize_t n)
+static void reply_xattr(fuse_req_t req, size_t size, const char *buf, ssize_t n)
 {
 	if (n < 0)
 		fuse_reply_err(req, errno);

@@ -16,7 +16,7 @@
 struct tlk_dir {
 	DIR *dp;
 	struct dirent *entry; /* read but not yet replied */
-	off_t offset;         /* position of the stream */
+	off_t offset;	      /* position of the stream */
 };
 
 static struct tlk_dir *dir_of(struct fuse_file_info *fi)
@@ -58,8 +58,8 @@ static size_t add_entry(fuse_req_t req, struct tlk_inode *dir, char *p,
 			int *err)
 {
 	struct fuse_entry_param e = {0};
-	bool dots = strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0;
+	bool dots =
+	    strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
 	size_t n;
 
 	if (!plus) {
@@ -82,8 +82,8 @@ static size_t add_entry(fuse_req_t req, struct tlk_inode *dir, char *p,
 	return n;
 }
 
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-		       off_t off, struct fuse_file_info *fi, bool plus)
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
 {
 	struct tlk_dir *d = dir_of(fi);
 	struct tlk_inode *dir = tlk_inode_of(req, ino);
@@ -110,8 +110,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 				break;
 			}
 		}
-		n = add_entry(req, dir, p, rem, d->entry, d->entry->d_off,
-			      plus, &err);
+		n = add_entry(req, dir, p, rem, d->entry, d->entry->d_off, plus,
+			      &err);
 		if (err == ENOENT) /* removed since readdir: skip it */
 			n = err = 0;
 		if (err || n > rem)
@@ -135,8 +135,8 @@ void tlk_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	do_readdir(req, ino, size, off, fi, false);
 }
 
-void tlk_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
-			off_t off, struct fuse_file_info *fi)
+void tlk_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
 {
 	do_readdir(req, ino, size, off, fi, true);
 }

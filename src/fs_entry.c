@@ -16,12 +16,10 @@ void tlk_entry_timeouts(struct tlk_fs *fs, enum tlk_kind kind,
 {
 	/* Links are read from storage every time: another node sharing the
 	 * backing directory may have published one a moment ago. */
-	double t = tlk_layout_is_inspected_file(kind) ||
-				   kind == TLK_CURRENT ||
-				   kind == TLK_TAG_INDEX_DIG ||
-				   kind == TLK_REV_DIG
-			   ? 0.0
-			   : fs->timeout;
+	double t = tlk_layout_is_inspected_file(kind) || kind == TLK_CURRENT ||
+			   kind == TLK_TAG_INDEX_DIG || kind == TLK_REV_DIG
+		       ? 0.0
+		       : fs->timeout;
 
 	e->entry_timeout = t;
 	e->attr_timeout = t;
@@ -34,7 +32,8 @@ void tlk_chown_new(fuse_req_t req, int dirfd, const char *name)
 	/* The daemon creates as root; the file belongs to the caller. */
 	if (geteuid() != 0 || (ctx->uid == 0 && ctx->gid == 0))
 		return;
-	if (fchownat(dirfd, name, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (fchownat(dirfd, name, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW) <
+	    0) {
 		/* best effort, as a non-root daemon would leave it too */
 	}
 }
@@ -51,7 +50,8 @@ int tlk_make_entry(fuse_req_t req, struct tlk_inode *parent, const char *name,
 	fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) <
+	    0) {
 		int err = -errno;
 		close(fd);
 		return err;
@@ -193,8 +193,7 @@ void tlk_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		   fuse_ino_t newparent, const char *newname,
 		   unsigned int flags)
 {
-	fuse_reply_err(req, -tlk_guard_rename(req, tlk_inode_of(req, parent),
-					      name,
-					      tlk_inode_of(req, newparent),
-					      newname, flags));
+	fuse_reply_err(req, -tlk_guard_rename(
+				req, tlk_inode_of(req, parent), name,
+				tlk_inode_of(req, newparent), newname, flags));
 }

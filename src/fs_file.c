@@ -193,8 +193,8 @@ static void create_guarded(fuse_req_t req, struct tlk_inode *parent,
 		if (ret == 0 && fstat(pfd, &e.attr) < 0)
 			ret = -errno;
 		if (ret == 0) {
-			struct tlk_inode *n = tlk_inode_get_pending(
-				&fs->inodes, pfd, &e.attr);
+			struct tlk_inode *n =
+			    tlk_inode_get_pending(&fs->inodes, pfd, &e.attr);
 			ret = n ? 0 : -ENOMEM;
 			e.ino = (uintptr_t)n;
 		} else if (pfd >= 0) {
@@ -358,8 +358,7 @@ static int publish_guarded(fuse_req_t req, struct tlk_guarded *g)
 		return ret;
 	facts.current = res == TLK_COMMIT_CREATED ? g->shadow.base : found;
 	tlk_link_parse(g->shadow.bytes, g->shadow.len, &facts.next);
-	tlk_guard_report(req, g->opener, &facts, tlk_decide(&facts),
-			 &g->node);
+	tlk_guard_report(req, g->opener, &facts, tlk_decide(&facts), &g->node);
 	if (res == TLK_COMMIT_CONFLICT) {
 		/* Someone else's digest won: this handle now mirrors it. */
 		tlk_shadow_init(&g->shadow, found.digest, TLK_LINK_LEN, false);
@@ -515,8 +514,8 @@ void tlk_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		fuse_reply_err(req, posix_fallocate(f->fd, offset, length));
 	else
 		fuse_reply_err(req, fallocate(f->fd, mode, offset, length) < 0
-					    ? errno
-					    : 0);
+					? errno
+					: 0);
 }
 
 void tlk_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,

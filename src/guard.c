@@ -143,13 +143,12 @@ bool tlk_guard_protected(struct tlk_fs *fs, const struct tlk_node *node,
 	prot = tlk_policy_tag_protected(hold.policy, node->repo, node->tag);
 	if (protect_delete)
 		*protect_delete =
-			tlk_policy_protect_delete(hold.policy, node->repo);
+		    tlk_policy_protect_delete(hold.policy, node->repo);
 	tlk_live_policy_release(&hold);
 	return prot;
 }
 
-bool tlk_guard_write_protected(struct tlk_fs *fs, int fd,
-			       struct tlk_node *node)
+bool tlk_guard_write_protected(struct tlk_fs *fs, int fd, struct tlk_node *node)
 {
 	if (node->kind == TLK_CURRENT_LINK)
 		return tlk_guard_protected(fs, node, NULL);
@@ -206,15 +205,15 @@ void tlk_guard_report(fuse_req_t req, pid_t pid, const struct tlk_facts *facts,
 	}
 	if (fs->audit) {
 		struct tlk_audit_event ev = {
-			.decision = refused ? "refuse" : "allow",
-			.op = tlk_op_name(facts->op),
-			.reason = tlk_reason_name(verdict.reason),
-			.repository = node->repo,
-			.tag = node->tag[0] ? node->tag : NULL,
-			.old_digest = tlk_link_show(&facts->current),
-			.new_digest = tlk_link_show(&facts->next),
-			.pid = pid,
-			.comm = comm,
+		    .decision = refused ? "refuse" : "allow",
+		    .op = tlk_op_name(facts->op),
+		    .reason = tlk_reason_name(verdict.reason),
+		    .repository = node->repo,
+		    .tag = node->tag[0] ? node->tag : NULL,
+		    .old_digest = tlk_link_show(&facts->current),
+		    .new_digest = tlk_link_show(&facts->next),
+		    .pid = pid,
+		    .comm = comm,
 		};
 		int ret = tlk_audit_append(fs->audit, &ev);
 		if (ret < 0)
@@ -251,8 +250,7 @@ static const char *up_to_tag_dir(enum tlk_kind kind)
 }
 
 /* The current/link of the tag that directory `dirfd` (of `kind`) is in. */
-static int read_tag_current(int dirfd, enum tlk_kind kind,
-			    struct tlk_link *out)
+static int read_tag_current(int dirfd, enum tlk_kind kind, struct tlk_link *out)
 {
 	const char *up = up_to_tag_dir(kind);
 	int tagfd, ret;
@@ -366,7 +364,8 @@ static bool holds_protected(struct tlk_fs *fs, int fd,
 		if (!tlk_guard_protected(fs, node, NULL) ||
 		    read_tag_current(fd, node->kind, &cur) < 0)
 			return false;
-		if (cur.state != TLK_LINK_VALID && cur.state != TLK_LINK_MALFORMED)
+		if (cur.state != TLK_LINK_VALID &&
+		    cur.state != TLK_LINK_MALFORMED)
 			return false;
 		if (node->kind != TLK_TAG_INDEX_DIG)
 			return true;
@@ -385,7 +384,8 @@ static bool holds_protected(struct tlk_fs *fs, int fd,
 		if (tfd < 0)
 			return false;
 		found = tags_hold_protected(
-			fs, tfd, node, node->kind == TLK_REV_DIG ? node->hex : NULL);
+		    fs, tfd, node,
+		    node->kind == TLK_REV_DIG ? node->hex : NULL);
 		close(tfd);
 		return found;
 	}
@@ -493,12 +493,12 @@ int tlk_guard_create_in(fuse_req_t req, struct tlk_inode *parent,
 {
 	(void)name;
 	if (node->kind == TLK_TAG_INDEX_LINK)
-		return check_index_add(req, parent->fd, TLK_TAG_INDEX_DIG, node);
+		return check_index_add(req, parent->fd, TLK_TAG_INDEX_DIG,
+				       node);
 	return 0;
 }
 
-int tlk_guard_mkdir(fuse_req_t req, struct tlk_inode *parent,
-		    const char *name)
+int tlk_guard_mkdir(fuse_req_t req, struct tlk_inode *parent, const char *name)
 {
 	struct tlk_node node;
 
@@ -549,7 +549,7 @@ static int unlink_link(fuse_req_t req, struct tlk_inode *parent,
 
 	pthread_mutex_lock(lock);
 	facts.tag_protected =
-		tlk_guard_protected(fs, node, &facts.protect_delete);
+	    tlk_guard_protected(fs, node, &facts.protect_delete);
 	tlk_link_absent(&facts.next);
 	tlk_link_absent(&facts.current);
 	if (facts.tag_protected)
@@ -573,7 +573,7 @@ static int unlink_index(fuse_req_t req, struct tlk_inode *parent,
 
 	pthread_mutex_lock(lock);
 	facts.tag_protected =
-		tlk_guard_protected(fs, node, &facts.protect_delete);
+	    tlk_guard_protected(fs, node, &facts.protect_delete);
 	tlk_link_absent(&facts.current);
 	link_of_hex(node->hex, &facts.next);
 	if (facts.tag_protected)
@@ -608,8 +608,7 @@ static int unlink_revision(fuse_req_t req, struct tlk_inode *parent,
 	return ret;
 }
 
-int tlk_guard_unlink(fuse_req_t req, struct tlk_inode *parent,
-		     const char *name)
+int tlk_guard_unlink(fuse_req_t req, struct tlk_inode *parent, const char *name)
 {
 	struct tlk_node node;
 	bool is_link = strcmp(name, "link") == 0;
@@ -624,8 +623,7 @@ int tlk_guard_unlink(fuse_req_t req, struct tlk_inode *parent,
 	return unlinkat(parent->fd, name, 0) < 0 ? -errno : 0;
 }
 
-int tlk_guard_rmdir(fuse_req_t req, struct tlk_inode *parent,
-		    const char *name)
+int tlk_guard_rmdir(fuse_req_t req, struct tlk_inode *parent, const char *name)
 {
 	(void)req; /* only empty directories go: nothing to protect */
 	return unlinkat(parent->fd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
@@ -635,8 +633,8 @@ int tlk_guard_rmdir(fuse_req_t req, struct tlk_inode *parent,
 static int rename_source(int dirfd, const char *name, struct tlk_link *out)
 {
 	struct stat st;
-	int fd = openat(dirfd, name,
-			O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd =
+	    openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	int ret;
 
 	if (fd < 0)
@@ -670,8 +668,8 @@ static int publish_by_rename(fuse_req_t req, struct tlk_inode *parent,
 	if (ret < 0)
 		return ret;
 	pthread_mutex_lock(lock);
-	ret = tlk_link_read(newparent->fd, "link", &facts.current, NULL, 0,
-			    NULL);
+	ret =
+	    tlk_link_read(newparent->fd, "link", &facts.current, NULL, 0, NULL);
 	if (ret == 0 && (flags & RENAME_NOREPLACE) &&
 	    facts.current.state != TLK_LINK_ABSENT)
 		ret = -EEXIST;
@@ -696,9 +694,9 @@ static int publish_by_rename(fuse_req_t req, struct tlk_inode *parent,
 	return ret;
 }
 
-int tlk_guard_rename(fuse_req_t req, struct tlk_inode *parent,
-		     const char *name, struct tlk_inode *newparent,
-		     const char *newname, unsigned flags)
+int tlk_guard_rename(fuse_req_t req, struct tlk_inode *parent, const char *name,
+		     struct tlk_inode *newparent, const char *newname,
+		     unsigned flags)
 {
 	struct tlk_fs *fs = tlk_fs_of(req);
 	struct tlk_node src, dst;
@@ -711,7 +709,8 @@ int tlk_guard_rename(fuse_req_t req, struct tlk_inode *parent,
 	if ((flags & RENAME_EXCHANGE) &&
 	    node_holds_protected(fs, newparent, newname, &dst))
 		return refuse_move(req, &dst);
-	if (dst.kind == TLK_CURRENT_LINK && tlk_guard_protected(fs, &dst, NULL)) {
+	if (dst.kind == TLK_CURRENT_LINK &&
+	    tlk_guard_protected(fs, &dst, NULL)) {
 		if (flags & RENAME_EXCHANGE)
 			return check_alias(req, &dst, TLK_OP_HARDLINK);
 		return publish_by_rename(req, parent, name, newparent, &dst,
@@ -720,8 +719,8 @@ int tlk_guard_rename(fuse_req_t req, struct tlk_inode *parent,
 	if (dst.kind == TLK_TAG_INDEX_LINK || dst.kind == TLK_TAG_INDEX_DIG) {
 		ret = check_index_add(req, newparent->fd,
 				      dst.kind == TLK_TAG_INDEX_DIG
-					      ? TLK_TAG_INDEX_ALG
-					      : TLK_TAG_INDEX_DIG,
+					  ? TLK_TAG_INDEX_ALG
+					  : TLK_TAG_INDEX_DIG,
 				      &dst);
 		if (ret < 0)
 			return ret;
@@ -729,7 +728,8 @@ int tlk_guard_rename(fuse_req_t req, struct tlk_inode *parent,
 	if (flags == 0)
 		ret = renameat(parent->fd, name, newparent->fd, newname);
 	else
-		ret = renameat2(parent->fd, name, newparent->fd, newname, flags);
+		ret =
+		    renameat2(parent->fd, name, newparent->fd, newname, flags);
 	return ret < 0 ? -errno : 0;
 }
 

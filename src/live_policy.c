@@ -37,14 +37,14 @@ struct file_id {
 
 struct tlk_live_policy {
 	char path[PATH_MAX];
-	pthread_mutex_t lock;         /* protects current, loaded, rejected */
+	pthread_mutex_t lock; /* protects current, loaded, rejected */
 	struct policy_ref *current;
-	struct file_id loaded;        /* the file `current` came from */
-	struct file_id rejected;      /* last version that failed to load */
-	pthread_mutex_t reload_lock;  /* one reload at a time */
+	struct file_id loaded;	     /* the file `current` came from */
+	struct file_id rejected;     /* last version that failed to load */
+	pthread_mutex_t reload_lock; /* one reload at a time */
 	pthread_t watcher;
 	bool watching;
-	int wake[2];                  /* SIGHUP and close -> watcher */
+	int wake[2]; /* SIGHUP and close -> watcher */
 };
 
 static struct tlk_live_policy *sighup_target;
@@ -89,8 +89,9 @@ static void install(struct tlk_live_policy *lp, struct tlk_policy *policy,
 
 	if (!ref) {
 		tlk_policy_free(policy);
-		tlk_err("policy %s: out of memory; keeping the last good policy",
-			lp->path);
+		tlk_err(
+		    "policy %s: out of memory; keeping the last good policy",
+		    lp->path);
 		return;
 	}
 	ref->policy = policy;
@@ -120,8 +121,8 @@ static int load_now(struct tlk_live_policy *lp, bool at_start,
 		pthread_mutex_unlock(&lp->lock);
 		if (!at_start)
 			tlk_err("policy %s:%u:%u: %s; keeping the last good "
-				"policy", lp->path, err->line, err->column,
-				err->message);
+				"policy",
+				lp->path, err->line, err->column, err->message);
 		return ret;
 	}
 	install(lp, policy, &id);
@@ -233,8 +234,8 @@ static void add_watches(int ifd, const char *path)
 		snprintf(dir, sizeof(dir), ".");
 	inotify_add_watch(ifd, dir, mask);
 	if (realpath(path, real)) {
-		inotify_add_watch(ifd, real, IN_CLOSE_WRITE | IN_MODIFY |
-						     IN_ATTRIB);
+		inotify_add_watch(ifd, real,
+				  IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB);
 		slash = strrchr(real, '/');
 		if (slash && slash != real) {
 			*slash = '\0';

@@ -120,8 +120,8 @@ static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 			fprintf(stderr, "taglockfs: policy %s:%u:%u: %s\n",
 				o->policy, err.line, err.column, err.message);
 		else
-			fprintf(stderr, "taglockfs: policy %s: %s\n",
-				o->policy, err.message);
+			fprintf(stderr, "taglockfs: policy %s: %s\n", o->policy,
+				err.message);
 		return -1;
 	}
 	if (open_backing(fs, o->backing) < 0)
@@ -219,7 +219,7 @@ int main(int argc, char *argv[])
 		if (o.show_version)
 			printf("taglockfs %s (libfuse %s)\n", TLK_VERSION,
 			       fuse_pkgversion());
-		ret = o.check_policy ? check_policy(o.check_policy)
+		ret = o.check_policy   ? check_policy(o.check_policy)
 		      : o.verify_audit ? verify_audit(o.verify_audit)
 				       : 0;
 		tlk_options_free(&o);
@@ -229,8 +229,8 @@ int main(int argc, char *argv[])
 	fuse_set_log_func(route_fuse_log);
 	raise_fd_limit();
 	ret = setup_fs(&fs, &o) < 0 || add_mount_options(&o) < 0
-		      ? 1
-		      : serve(&fs, &o);
+		  ? 1
+		  : serve(&fs, &o);
 	teardown_fs(&fs);
 	tlk_options_free(&o);
 	return ret;

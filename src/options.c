@@ -17,31 +17,30 @@ enum {
 	KEY_VERSION,
 };
 
-
 static const struct fuse_opt specs[] = {
-	{"policy=%s", offsetof(struct tlk_options, policy), 0},
-	{"audit_log=%s", offsetof(struct tlk_options, audit_log), 0},
-	{"timeout=%lf", offsetof(struct tlk_options, timeout), 0},
-	{"max_threads=%u", offsetof(struct tlk_options, threads), 0},
-	{"no_passthrough", offsetof(struct tlk_options, no_passthrough), 1},
-	{"--check-policy %s", offsetof(struct tlk_options, check_policy), 0},
-	{"--check-policy=%s", offsetof(struct tlk_options, check_policy), 0},
-	{"--verify-audit %s", offsetof(struct tlk_options, verify_audit), 0},
-	{"--verify-audit=%s", offsetof(struct tlk_options, verify_audit), 0},
-	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
-	FUSE_OPT_KEY("-d", KEY_DEBUG),
-	FUSE_OPT_KEY("debug", KEY_DEBUG),
-	FUSE_OPT_KEY("-s", KEY_SINGLE),
-	FUSE_OPT_KEY("-h", KEY_HELP),
-	FUSE_OPT_KEY("--help", KEY_HELP),
-	FUSE_OPT_KEY("-V", KEY_VERSION),
-	FUSE_OPT_KEY("--version", KEY_VERSION),
-	FUSE_OPT_END,
+    {"policy=%s", offsetof(struct tlk_options, policy), 0},
+    {"audit_log=%s", offsetof(struct tlk_options, audit_log), 0},
+    {"timeout=%lf", offsetof(struct tlk_options, timeout), 0},
+    {"max_threads=%u", offsetof(struct tlk_options, threads), 0},
+    {"no_passthrough", offsetof(struct tlk_options, no_passthrough), 1},
+    {"--check-policy %s", offsetof(struct tlk_options, check_policy), 0},
+    {"--check-policy=%s", offsetof(struct tlk_options, check_policy), 0},
+    {"--verify-audit %s", offsetof(struct tlk_options, verify_audit), 0},
+    {"--verify-audit=%s", offsetof(struct tlk_options, verify_audit), 0},
+    FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+    FUSE_OPT_KEY("-d", KEY_DEBUG),
+    FUSE_OPT_KEY("debug", KEY_DEBUG),
+    FUSE_OPT_KEY("-s", KEY_SINGLE),
+    FUSE_OPT_KEY("-h", KEY_HELP),
+    FUSE_OPT_KEY("--help", KEY_HELP),
+    FUSE_OPT_KEY("-V", KEY_VERSION),
+    FUSE_OPT_KEY("--version", KEY_VERSION),
+    FUSE_OPT_END,
 };
 
 static int take_path(struct tlk_options *o, const char *arg)
 {
-	char **slot = !o->backing ? &o->backing
+	char **slot = !o->backing      ? &o->backing
 		      : !o->mountpoint ? &o->mountpoint
 				       : NULL;
 
@@ -128,24 +127,25 @@ void tlk_options_free(struct tlk_options *o)
 
 void tlk_options_usage(const char *prog)
 {
-	fprintf(stderr,
-		"usage: %s [-f] [-d] [-s] [-o OPT[,OPT...]] BACKING_DIR "
-		"MOUNTPOINT\n"
-		"       %s [-f] [-d] [-s] [-o OPT[,OPT...]] DIR   (mount over DIR "
-		"in place)\n"
-		"       %s --check-policy FILE\n"
-		"       %s --verify-audit FILE\n"
-		"       %s --help | --version\n\n"
-		"taglockfs options:\n"
-		"    -o policy=FILE       YAML tag policy (default %s)\n"
-		"    -o audit_log=FILE    append-only JSON-lines decision log\n"
-		"    -o timeout=SECONDS   kernel cache of ordinary entries and "
-		"attributes (default 1)\n"
-		"    -o max_threads=N     worker threads (default libfuse's)\n"
-		"    -o no_passthrough    no kernel passthrough, even where "
-		"available\n"
-		"    -f                   stay in the foreground, log to stderr\n"
-		"    -d                   debug output (implies -f)\n"
-		"    -s                   single-threaded\n",
-		prog, prog, prog, prog, prog, TLK_DEFAULT_POLICY);
+	fprintf(
+	    stderr,
+	    "usage: %s [-f] [-d] [-s] [-o OPT[,OPT...]] BACKING_DIR "
+	    "MOUNTPOINT\n"
+	    "       %s [-f] [-d] [-s] [-o OPT[,OPT...]] DIR   (mount over DIR "
+	    "in place)\n"
+	    "       %s --check-policy FILE\n"
+	    "       %s --verify-audit FILE\n"
+	    "       %s --help | --version\n\n"
+	    "taglockfs options:\n"
+	    "    -o policy=FILE       YAML tag policy (default %s)\n"
+	    "    -o audit_log=FILE    append-only JSON-lines decision log\n"
+	    "    -o timeout=SECONDS   kernel cache of ordinary entries and "
+	    "attributes (default 1)\n"
+	    "    -o max_threads=N     worker threads (default libfuse's)\n"
+	    "    -o no_passthrough    no kernel passthrough, even where "
+	    "available\n"
+	    "    -f                   stay in the foreground, log to stderr\n"
+	    "    -d                   debug output (implies -f)\n"
+	    "    -s                   single-threaded\n",
+	    prog, prog, prog, prog, prog, TLK_DEFAULT_POLICY);
 }

@@ -18,11 +18,12 @@
 #define TLK_DEFAULT_POLICY "/etc/taglockfs/policy.yaml"
 
 struct tlk_options {
-	char *policy;       /* policy=FILE */
-	char *audit_log;    /* audit_log=FILE */
-	double timeout;     /* timeout=SECONDS: entry/attr cache of ordinary nodes */
+	char *policy;	 /* policy=FILE */
+	char *audit_log; /* audit_log=FILE */
+	double
+	    timeout; /* timeout=SECONDS: entry/attr cache of ordinary nodes */
 	unsigned threads;   /* max_threads=N */
-	char *backing;      /* first non-option argument */
+	char *backing;	    /* first non-option argument */
 	char *mountpoint;   /* second (or the first again: in place) */
 	char *check_policy; /* --check-policy FILE */
 	char *verify_audit; /* --verify-audit FILE */
@@ -31,8 +32,8 @@ struct tlk_options {
 	int singlethread;
 	int show_help;
 	int show_version;
-	int extra_args;     /* more than two paths given */
-	int no_passthrough; /* -o no_passthrough: classic I/O only */
+	int extra_args;		    /* more than two paths given */
+	int no_passthrough;	    /* -o no_passthrough: classic I/O only */
 	struct fuse_args fuse_args; /* what libfuse gets */
 };
 

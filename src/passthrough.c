@@ -51,7 +51,8 @@ bool tlk_passthrough_attach(fuse_req_t req, struct tlk_inode *inode, int fd,
 	pthread_mutex_unlock(lock);
 	if (!ok && !atomic_exchange(&warned, true))
 		tlk_warn("kernel refused passthrough (%s): classic I/O for "
-			 "such files", strerror(errno));
+			 "such files",
+			 strerror(errno));
 	return ok;
 }
 

@@ -102,9 +102,9 @@ static bool is_link_prefix(const char *view, size_t len)
 
 	for (i = 0; i < len; i++) {
 		char c = view[i];
-		if (i < sizeof(algo) - 1 ? c != algo[i]
-					 : !((c >= '0' && c <= '9') ||
-					     (c >= 'a' && c <= 'f')))
+		if (i < sizeof(algo) - 1
+			? c != algo[i]
+			: !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
 			return false;
 	}
 	return true;

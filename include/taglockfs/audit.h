@@ -29,15 +29,15 @@ struct tlk_audit; /* opaque */
 
 /* One decision, as gathered by the caller. Strings may be NULL (omitted). */
 struct tlk_audit_event {
-	const char *decision;   /* "allow" | "refuse" */
-	const char *op;         /* tlk_op_name() */
-	const char *reason;     /* tlk_reason_name() */
+	const char *decision; /* "allow" | "refuse" */
+	const char *op;	      /* tlk_op_name() */
+	const char *reason;   /* tlk_reason_name() */
 	const char *repository;
 	const char *tag;
 	const char *old_digest;
 	const char *new_digest;
-	pid_t pid;              /* requesting process, 0 if unknown */
-	const char *comm;       /* its command name */
+	pid_t pid;	  /* requesting process, 0 if unknown */
+	const char *comm; /* its command name */
 };
 
 /* Open (creating, mode 0640) and continue the chain from the last record.
@@ -56,7 +56,7 @@ void tlk_audit_close(struct tlk_audit *audit);
  * is intact), 1 when a record is bad: *bad_line (1-based) and why[] say
  * which and why; -errno when the file cannot be read. `records` (may be
  * NULL) receives the number of good records. */
-int tlk_audit_verify_file(const char *path, size_t *records,
-			  size_t *bad_line, char *why, size_t why_len);
+int tlk_audit_verify_file(const char *path, size_t *records, size_t *bad_line,
+			  char *why, size_t why_len);
 
 #endif

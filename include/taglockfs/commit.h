@@ -25,8 +25,8 @@
 /* Read the link `name` in `dirfd` (no symlinks followed). ABSENT when the
  * name does not exist. Fills raw[]/raw_len with up to raw_cap bytes
  * (raw may be NULL). Returns 0 or -errno. */
-int tlk_link_read(int dirfd, const char *name, struct tlk_link *out,
-		  char *raw, size_t raw_cap, size_t *raw_len);
+int tlk_link_read(int dirfd, const char *name, struct tlk_link *out, char *raw,
+		  size_t raw_cap, size_t *raw_len);
 
 /* Read a regular file by fd from offset 0 (up to cap bytes). */
 int tlk_link_read_fd(int fd, struct tlk_link *out, char *raw, size_t cap,
@@ -35,15 +35,15 @@ int tlk_link_read_fd(int fd, struct tlk_link *out, char *raw, size_t cap,
 enum tlk_commit_result {
 	TLK_COMMIT_CREATED,   /* the link did not exist (or was empty) */
 	TLK_COMMIT_IDENTICAL, /* the link already held these bytes */
-	TLK_COMMIT_CONFLICT,  /* the link holds other content: nothing changed */
+	TLK_COMMIT_CONFLICT, /* the link holds other content: nothing changed */
 };
 
 /* A new file for a link's content, not yet visible under "link":
  * O_TMPFILE in `dirfd`, or a named "link.taglockfs-<pid>-<n>.tmp" where the
  * filesystem has no O_TMPFILE (NFS). */
 struct tlk_pending_link {
-	int fd;         /* O_RDWR, owned */
-	char name[64];  /* "" for O_TMPFILE */
+	int fd;	       /* O_RDWR, owned */
+	char name[64]; /* "" for O_TMPFILE */
 };
 
 /* Create a pending link file in `dirfd` (mode for the final file). */

@@ -16,8 +16,8 @@
 /* A link's content as the daemon saw it. */
 enum tlk_link_state {
 	TLK_LINK_ABSENT = 0, /* no file */
-	TLK_LINK_EMPTY,      /* zero bytes: counts as absent for creation */
-	TLK_LINK_VALID,      /* exactly "sha256:<hex>" */
+	TLK_LINK_EMPTY,	     /* zero bytes: counts as absent for creation */
+	TLK_LINK_VALID,	     /* exactly "sha256:<hex>" */
 	TLK_LINK_MALFORMED,  /* anything else */
 };
 

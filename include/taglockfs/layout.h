@@ -29,28 +29,31 @@
 #define TLK_HEX_LEN 64
 
 enum tlk_kind {
-	TLK_OTHER = 0,     /* nothing taglockfs cares about */
-	TLK_ROOT,          /* the mount root (storage rootdirectory) */
-	TLK_DOCKER,        /* docker/ */
-	TLK_REGISTRY,      /* docker/registry/ */
-	TLK_V2,            /* docker/registry/v2/ */
-	TLK_REPOS,         /* .../v2/repositories/ */
-	TLK_REPO_DIR,      /* repositories/<a>[/<b>...]: a repository or a namespace */
-	TLK_MANIFESTS,     /* <repo>/_manifests/ */
-	TLK_TAGS,          /* <repo>/_manifests/tags/ */
-	TLK_TAG_DIR,       /* tags/<tag>/ */
-	TLK_CURRENT,       /* tags/<tag>/current/ */
-	TLK_CURRENT_LINK,  /* tags/<tag>/current/link */
-	TLK_CURRENT_TMP,   /* tags/<tag>/current/link.<id>.tmp (distribution 3.1+) */
-	TLK_CURRENT_OTHER, /* any other name inside current/ */
-	TLK_TAG_INDEX,     /* tags/<tag>/index/ */
-	TLK_TAG_INDEX_ALG, /* tags/<tag>/index/sha256/ */
-	TLK_TAG_INDEX_DIG, /* tags/<tag>/index/sha256/<hex>/ */
-	TLK_TAG_INDEX_LINK,/* tags/<tag>/index/sha256/<hex>/link or link.<id>.tmp */
-	TLK_REVISIONS,     /* <repo>/_manifests/revisions/ */
-	TLK_REV_ALG,       /* revisions/sha256/ */
-	TLK_REV_DIG,       /* revisions/sha256/<hex>/ */
-	TLK_REV_LINK,      /* revisions/sha256/<hex>/link */
+	TLK_OTHER = 0, /* nothing taglockfs cares about */
+	TLK_ROOT,      /* the mount root (storage rootdirectory) */
+	TLK_DOCKER,    /* docker/ */
+	TLK_REGISTRY,  /* docker/registry/ */
+	TLK_V2,	       /* docker/registry/v2/ */
+	TLK_REPOS,     /* .../v2/repositories/ */
+	TLK_REPO_DIR,  /* repositories/<a>[/<b>...]: a repository or a namespace
+			*/
+	TLK_MANIFESTS, /* <repo>/_manifests/ */
+	TLK_TAGS,      /* <repo>/_manifests/tags/ */
+	TLK_TAG_DIR,   /* tags/<tag>/ */
+	TLK_CURRENT,   /* tags/<tag>/current/ */
+	TLK_CURRENT_LINK, /* tags/<tag>/current/link */
+	TLK_CURRENT_TMP, /* tags/<tag>/current/link.<id>.tmp (distribution 3.1+)
+			  */
+	TLK_CURRENT_OTHER,  /* any other name inside current/ */
+	TLK_TAG_INDEX,	    /* tags/<tag>/index/ */
+	TLK_TAG_INDEX_ALG,  /* tags/<tag>/index/sha256/ */
+	TLK_TAG_INDEX_DIG,  /* tags/<tag>/index/sha256/<hex>/ */
+	TLK_TAG_INDEX_LINK, /* tags/<tag>/index/sha256/<hex>/link or
+			       link.<id>.tmp */
+	TLK_REVISIONS,	    /* <repo>/_manifests/revisions/ */
+	TLK_REV_ALG,	    /* revisions/sha256/ */
+	TLK_REV_DIG,	    /* revisions/sha256/<hex>/ */
+	TLK_REV_LINK,	    /* revisions/sha256/<hex>/link */
 	TLK_KIND_COUNT
 };
 

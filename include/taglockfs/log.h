@@ -25,11 +25,11 @@ enum tlk_log_level {
 void tlk_log_init(const char *ident, bool to_syslog, bool debug);
 
 void tlk_log(enum tlk_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* The same with a va_list (for fuse_set_log_func). */
 void tlk_vlog(enum tlk_log_level level, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0)));
 
 #define tlk_err(...) tlk_log(TLK_LOG_ERR, __VA_ARGS__)
 #define tlk_warn(...) tlk_log(TLK_LOG_WARNING, __VA_ARGS__)

@@ -43,15 +43,14 @@ int tlk_policy_load_file(const char *path, struct tlk_policy **out,
 			 struct tlk_policy_error *err);
 
 /* The same from memory (used by tests and by the loader). */
-int tlk_policy_load_buffer(const char *buf, size_t len,
-			   struct tlk_policy **out,
+int tlk_policy_load_buffer(const char *buf, size_t len, struct tlk_policy **out,
 			   struct tlk_policy_error *err);
 
 void tlk_policy_free(struct tlk_policy *policy);
 
 /* Is `tag` of repository `repo` protected? */
-bool tlk_policy_tag_protected(const struct tlk_policy *policy,
-			      const char *repo, const char *tag);
+bool tlk_policy_tag_protected(const struct tlk_policy *policy, const char *repo,
+			      const char *tag);
 
 /* Does the repository have any protection at all (its first matching entry
  * is immutable)? Cheap pre-check before scanning a repository's tags. */

@@ -25,12 +25,13 @@
 #define TLK_SHADOW_MAX TLK_LINK_LEN
 
 struct tlk_shadow {
-	struct tlk_link base;            /* committed content (ABSENT/EMPTY: none) */
-	size_t base_len;                 /* bytes in base (71 when VALID) */
-	char base_bytes[TLK_SHADOW_MAX]; /* raw bytes of base, base_len of them */
-	char bytes[TLK_SHADOW_MAX];      /* the handle's view */
-	size_t len;                      /* bytes in the handle's view */
-	bool failed;                     /* a write was refused: stays refused */
+	struct tlk_link base; /* committed content (ABSENT/EMPTY: none) */
+	size_t base_len;      /* bytes in base (71 when VALID) */
+	char base_bytes[TLK_SHADOW_MAX]; /* raw bytes of base, base_len of them
+					  */
+	char bytes[TLK_SHADOW_MAX];	 /* the handle's view */
+	size_t len;			 /* bytes in the handle's view */
+	bool failed; /* a write was refused: stays refused */
 };
 
 /* Start from the link's current bytes (len 0 for absent or empty; a
@@ -54,11 +55,11 @@ size_t tlk_shadow_read(const struct tlk_shadow *sh, off_t off, void *buf,
 		       size_t n);
 
 enum tlk_shadow_state {
-	TLK_SHADOW_UNCHANGED,  /* view equals base: nothing to publish */
-	TLK_SHADOW_PUBLISH,    /* base has no content, view is a valid link */
-	TLK_SHADOW_PARTIAL,    /* view is a valid prefix still being written */
-	TLK_SHADOW_CHANGED,    /* base has content and the view differs */
-	TLK_SHADOW_MALFORMED,  /* base has no content, view is not a link */
+	TLK_SHADOW_UNCHANGED, /* view equals base: nothing to publish */
+	TLK_SHADOW_PUBLISH,   /* base has no content, view is a valid link */
+	TLK_SHADOW_PARTIAL,   /* view is a valid prefix still being written */
+	TLK_SHADOW_CHANGED,   /* base has content and the view differs */
+	TLK_SHADOW_MALFORMED, /* base has no content, view is not a link */
 };
 
 /* What the handle holds now. `at_close`: nothing more will be written, so a
