@@ -174,8 +174,9 @@ static void reply_xattr(fuse_req_t req, size_t size, const char *buf, ssize_t n)
 		fuse_reply_buf(req, buf, (size_t)n);
 }
 
-void tlk_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-		     size_t size)
+/* getxattr (name set) or listxattr (name NULL). */
+static void get_or_list(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
 {
 	char proc[64], *buf = NULL;
 	int ret = xattr_path(req, ino, proc, sizeof(proc));
@@ -188,25 +189,21 @@ void tlk_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	reply_xattr(req, size, buf, getxattr(proc, name, buf, size));
+	reply_xattr(req, size, buf,
+		    name ? getxattr(proc, name, buf, size)
+			 : listxattr(proc, buf, size));
 	free(buf);
+}
+
+void tlk_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		     size_t size)
+{
+	get_or_list(req, ino, name, size);
 }
 
 void tlk_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	char proc[64], *buf = NULL;
-	int ret = xattr_path(req, ino, proc, sizeof(proc));
-
-	if (ret < 0) {
-		fuse_reply_err(req, -ret);
-		return;
-	}
-	if (size && !(buf = malloc(size))) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	reply_xattr(req, size, buf, listxattr(proc, buf, size));
-	free(buf);
+	get_or_list(req, ino, NULL, size);
 }
 
 void tlk_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)

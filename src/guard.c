@@ -539,46 +539,30 @@ int tlk_guard_link(fuse_req_t req, struct tlk_inode *src,
 	return check_alias(req, &to, TLK_OP_HARDLINK);
 }
 
-static int unlink_link(fuse_req_t req, struct tlk_inode *parent,
-		       const char *name, const struct tlk_node *node)
+/* Unlink a tag's current/link (REMOVE_LINK) or one of its index entries
+ * (INDEX_REMOVE) under the tag's lock, when the verdict allows it. */
+static int unlink_tag_entry(fuse_req_t req, struct tlk_inode *parent,
+			    const char *name, const struct tlk_node *node,
+			    enum tlk_op op)
 {
 	struct tlk_fs *fs = tlk_fs_of(req);
-	struct tlk_facts facts = {.op = TLK_OP_REMOVE_LINK};
+	struct tlk_facts facts = {.op = op};
 	pthread_mutex_t *lock = tlk_guard_tag_lock(fs, node);
 	int ret = 0;
 
-	pthread_mutex_lock(lock);
-	facts.tag_protected =
-	    tlk_guard_protected(fs, node, &facts.protect_delete);
+	tlk_link_absent(&facts.current);
 	tlk_link_absent(&facts.next);
-	tlk_link_absent(&facts.current);
-	if (facts.tag_protected)
-		ret = tlk_link_read(parent->fd, name, &facts.current, NULL, 0,
-				    NULL);
-	if (ret == 0)
-		ret = judge(req, &facts, node);
-	if (ret == 0 && unlinkat(parent->fd, name, 0) < 0)
-		ret = -errno;
-	pthread_mutex_unlock(lock);
-	return ret;
-}
-
-static int unlink_index(fuse_req_t req, struct tlk_inode *parent,
-			const char *name, const struct tlk_node *node)
-{
-	struct tlk_fs *fs = tlk_fs_of(req);
-	struct tlk_facts facts = {.op = TLK_OP_INDEX_REMOVE};
-	pthread_mutex_t *lock = tlk_guard_tag_lock(fs, node);
-	int ret = 0;
-
+	if (op == TLK_OP_INDEX_REMOVE)
+		link_of_hex(node->hex, &facts.next);
 	pthread_mutex_lock(lock);
 	facts.tag_protected =
 	    tlk_guard_protected(fs, node, &facts.protect_delete);
-	tlk_link_absent(&facts.current);
-	link_of_hex(node->hex, &facts.next);
 	if (facts.tag_protected)
-		ret = read_tag_current(parent->fd, TLK_TAG_INDEX_DIG,
-				       &facts.current);
+		ret = op == TLK_OP_REMOVE_LINK
+			  ? tlk_link_read(parent->fd, name, &facts.current,
+					  NULL, 0, NULL)
+			  : read_tag_current(parent->fd, TLK_TAG_INDEX_DIG,
+					     &facts.current);
 	if (ret == -ENOENT)
 		ret = 0;
 	if (ret == 0)
@@ -615,9 +599,11 @@ int tlk_guard_unlink(fuse_req_t req, struct tlk_inode *parent, const char *name)
 
 	tlk_guard_child(tlk_fs_of(req), parent, name, &node);
 	if (node.kind == TLK_CURRENT_LINK)
-		return unlink_link(req, parent, name, &node);
+		return unlink_tag_entry(req, parent, name, &node,
+					TLK_OP_REMOVE_LINK);
 	if (node.kind == TLK_TAG_INDEX_LINK && is_link)
-		return unlink_index(req, parent, name, &node);
+		return unlink_tag_entry(req, parent, name, &node,
+					TLK_OP_INDEX_REMOVE);
 	if (node.kind == TLK_REV_LINK && is_link)
 		return unlink_revision(req, parent, name, &node);
 	return unlinkat(parent->fd, name, 0) < 0 ? -errno : 0;

@@ -73,26 +73,51 @@ static bool found_again(struct tlk_inode *n, int fd, bool pending)
 	return true;
 }
 
+static struct tlk_inode *find(struct tlk_inode_table *t, size_t b,
+			      const struct stat *st)
+{
+	struct tlk_inode *n;
+
+	for (n = t->buckets[b]; n; n = n->next)
+		if (n->ino == st->st_ino && n->dev == st->st_dev)
+			return n;
+	return NULL;
+}
+
+/* Under the stripe lock: count a known inode, or insert `fresh` (which
+ * may be NULL on the first, optimistic pass). NULL: not known. */
+static struct tlk_inode *find_or_insert(struct tlk_inode_table *t, size_t b,
+					int fd, const struct stat *st,
+					bool pending, struct tlk_inode *fresh)
+{
+	pthread_mutex_t *lock = stripe_of(t, b);
+	struct tlk_inode *n;
+	bool kept = false;
+
+	pthread_mutex_lock(lock);
+	n = find(t, b, st);
+	if (n) {
+		kept = found_again(n, fd, pending);
+	} else if (fresh) {
+		fresh->next = t->buckets[b];
+		t->buckets[b] = fresh;
+		atomic_fetch_add(&t->count, 1);
+	}
+	pthread_mutex_unlock(lock);
+	if (n && !kept)
+		close(fd);
+	return n ? n : fresh;
+}
+
 static struct tlk_inode *inode_get(struct tlk_inode_table *t, int fd,
 				   const struct stat *st, bool pending)
 {
 	size_t b = bucket_of(t, st->st_dev, st->st_ino);
-	pthread_mutex_t *lock = stripe_of(t, b);
-	struct tlk_inode *n, *fresh = NULL;
+	struct tlk_inode *n, *fresh;
 
-	pthread_mutex_lock(lock);
-	for (n = t->buckets[b]; n; n = n->next)
-		if (n->ino == st->st_ino && n->dev == st->st_dev)
-			break;
-	if (n) {
-		bool kept = found_again(n, fd, pending);
-		pthread_mutex_unlock(lock);
-		if (!kept)
-			close(fd);
+	n = find_or_insert(t, b, fd, st, pending, NULL);
+	if (n)
 		return n;
-	}
-	pthread_mutex_unlock(lock);
-
 	/* Allocate outside the lock, then insert unless someone raced us. */
 	fresh = calloc(1, sizeof(*fresh));
 	if (!fresh) {
@@ -106,23 +131,10 @@ static struct tlk_inode *inode_get(struct tlk_inode_table *t, int fd,
 	fresh->ino = st->st_ino;
 	fresh->type = st->st_mode & S_IFMT;
 	fresh->nlookup = 1;
-	pthread_mutex_lock(lock);
-	for (n = t->buckets[b]; n; n = n->next)
-		if (n->ino == st->st_ino && n->dev == st->st_dev)
-			break;
-	if (n) {
-		bool kept = found_again(n, fd, pending);
-		pthread_mutex_unlock(lock);
-		if (!kept)
-			close(fd);
+	n = find_or_insert(t, b, fd, st, pending, fresh);
+	if (n != fresh)
 		free(fresh);
-		return n;
-	}
-	fresh->next = t->buckets[b];
-	t->buckets[b] = fresh;
-	atomic_fetch_add(&t->count, 1);
-	pthread_mutex_unlock(lock);
-	return fresh;
+	return n;
 }
 
 struct tlk_inode *tlk_inode_get(struct tlk_inode_table *t, int fd,
