@@ -70,7 +70,13 @@ class Plugins:
             p.stop()
         # Volumes a test kept are still mounted: detach them.
         left = plugutil.unmount_under(self.work)
-        return ['cannot unmount %s' % m for m in left]
+        problems = ['cannot unmount %s' % m for m in left]
+        for p in self.all:
+            log = p.log()
+            for mark in ('Sanitizer', 'runtime error:'):
+                if mark in log:
+                    problems.append('sanitizer report in the plugin log:\n' + log[-6000:])
+        return problems
 
 
 @pytest.fixture
@@ -81,7 +87,7 @@ def plugins(work, request):
         for p in ps.all:
             print('==== plugin log (%s)\n%s' % (' '.join(p.cmd()), p.log()[-8000:]))
     problems = ps.close()
-    if problems and not failed(request):
+    if problems:
         pytest.fail('teardown: ' + '; '.join(problems), pytrace=False)
 
 

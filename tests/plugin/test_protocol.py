@@ -212,6 +212,22 @@ def test_mount_unmount_idempotent(plugin, policy):
     assert names(plugin) == []
 
 
+def test_remove_refused_while_mount_busy(plugin, policy):
+    create(plugin, 'v', policy)
+    mnt = plugin.mnt('v')
+    holder = subprocess.Popen(['sleep', '60'], cwd=mnt)
+    try:
+        msg = err(plugin.sock, 'VolumeDriver.Remove', {'Name': 'v'})
+        assert 'still uses it' in msg, msg
+        assert names(plugin) == ['v'] and mount_state(mnt) == 'live'
+        assert os.path.isdir(plugin.data('v'))
+    finally:
+        holder.kill()
+        holder.wait()
+    ok(plugin.sock, 'VolumeDriver.Remove', {'Name': 'v'})
+    assert names(plugin) == [] and not os.path.exists(plugin.vol_dir('v'))
+
+
 # ------------------------------------------------------------ enforcement
 
 def test_protection_and_refusal_count(plugin, policy, work):
