@@ -31,10 +31,10 @@
 struct tlk_plugin_config {
 	const char *socket_path;
 	const char *state_dir;
-	const char *taglockfs;      /* the daemon binary */
+	const char *taglockfs;	    /* the daemon binary */
 	const char *default_policy; /* NULL: Create must name policy= */
 	unsigned watch_interval_ms; /* health check of mounts; 0 disables */
-	unsigned mount_timeout_s;   /* a taglockfs start slower than this fails */
+	unsigned mount_timeout_s; /* a taglockfs start slower than this fails */
 };
 
 /* A message for a person, carried from where an error is found to the
@@ -46,10 +46,10 @@ struct tlk_perr {
 /* Set err->msg (err may be NULL). Returns `ret` so callers can write
  * `return tlk_perr_set(err, -EINVAL, "...")`. */
 int tlk_perr_set(struct tlk_perr *err, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Format into buf[0..size); -ENAMETOOLONG when it does not fit. */
 int tlk_pathf(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -22,7 +22,7 @@ struct tlk_refusals {
 	/* protected by lock */
 	dev_t dev;
 	ino_t ino;
-	off_t offset;         /* first byte not yet counted */
+	off_t offset; /* first byte not yet counted */
 	unsigned long refused;
 	unsigned long records;
 	unsigned long bad;

@@ -24,15 +24,15 @@
 struct tlk_http_request {
 	char method[16];
 	char target[TLK_HTTP_TARGET_MAX];
-	char *body;      /* NUL-terminated (the NUL is not counted), or NULL */
+	char *body; /* NUL-terminated (the NUL is not counted), or NULL */
 	size_t body_len;
 };
 
 /* Read one request. Returns 0, or:
  *   -EBADMSG       malformed request (reply 400),
  *   -EMSGSIZE      head or body over the limit (reply 413 / 431),
- *   -ENOTSUP       an HTTP version or transfer coding we do not speak (501/505),
- *   -ECONNRESET    the peer closed before a whole request arrived,
+ *   -ENOTSUP       an HTTP version or transfer coding we do not speak
+ * (501/505), -ECONNRESET    the peer closed before a whole request arrived,
  *   -EAGAIN        the socket timeout expired,
  *   other -errno   from read(2).
  * `*status` receives the HTTP status to answer with when the return is an

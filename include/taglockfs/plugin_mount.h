@@ -17,11 +17,11 @@
 #include "taglockfs/plugin.h"
 
 enum tlk_mnt_state {
-	TLK_MNT_NONE,    /* nothing mounted on the directory */
-	TLK_MNT_LIVE,    /* a FUSE filesystem answers there */
-	TLK_MNT_DEAD,    /* a FUSE mount whose daemon is gone (ENOTCONN) */
+	TLK_MNT_NONE,	 /* nothing mounted on the directory */
+	TLK_MNT_LIVE,	 /* a FUSE filesystem answers there */
+	TLK_MNT_DEAD,	 /* a FUSE mount whose daemon is gone (ENOTCONN) */
 	TLK_MNT_FOREIGN, /* something that is not FUSE is mounted there */
-	TLK_MNT_ERROR,   /* the directory could not be examined */
+	TLK_MNT_ERROR,	 /* the directory could not be examined */
 };
 
 /* What is mounted on `mnt` right now. Asks the filesystem (stat, statfs),

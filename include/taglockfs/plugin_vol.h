@@ -27,7 +27,7 @@
 
 /* Options of VolumeDriver.Create, after validation. */
 struct tlk_vol_opts {
-	char *policy;    /* absolute path, required (or the default policy) */
+	char *policy;	 /* absolute path, required (or the default policy) */
 	char *audit_log; /* absolute path, or NULL: the plugin keeps one */
 };
 

@@ -27,12 +27,15 @@ static int want_string(json_t *req, const char *key, const char **out,
 	json_t *v = json_is_object(req) ? json_object_get(req, key) : NULL;
 
 	if (!json_is_object(req))
-		return tlk_perr_set(err, -EINVAL, "request body must be a JSON object");
+		return tlk_perr_set(err, -EINVAL,
+				    "request body must be a JSON object");
 	if (!json_is_string(v) || json_string_length(v) == 0)
-		return tlk_perr_set(err, -EINVAL, "request needs a non-empty \"%s\" string",
+		return tlk_perr_set(err, -EINVAL,
+				    "request needs a non-empty \"%s\" string",
 				    key);
 	if (strlen(json_string_value(v)) != json_string_length(v))
-		return tlk_perr_set(err, -EINVAL, "\"%s\" contains a NUL byte", key);
+		return tlk_perr_set(err, -EINVAL, "\"%s\" contains a NUL byte",
+				    key);
 	*out = json_string_value(v);
 	return 0;
 }
@@ -64,11 +67,13 @@ static int h_create(json_t *req, json_t **resp, struct tlk_perr *err)
 	if ((ret = want_string(req, "Name", &name, err)) < 0)
 		return ret;
 	if (!tlk_vol_name_ok(name))
-		return tlk_perr_set(err, -EINVAL,
-				    "invalid volume name '%s': use letters, digits, "
-				    "'_', '.', '-', starting with a letter or digit",
-				    name);
-	if ((ret = tlk_vol_parse_opts(json_object_get(req, "Opts"), &opts, err)) < 0)
+		return tlk_perr_set(
+		    err, -EINVAL,
+		    "invalid volume name '%s': use letters, digits, "
+		    "'_', '.', '-', starting with a letter or digit",
+		    name);
+	if ((ret = tlk_vol_parse_opts(json_object_get(req, "Opts"), &opts,
+				      err)) < 0)
 		return ret;
 	ret = tlk_vol_create(name, &opts, err);
 	tlk_vol_opts_free(&opts);
@@ -155,15 +160,15 @@ static const struct route {
 	handler_fn fn;
 	bool args; /* takes a request object */
 } routes[] = {
-	{"/Plugin.Activate", h_activate, false},
-	{"/VolumeDriver.Create", h_create, true},
-	{"/VolumeDriver.Remove", h_remove, true},
-	{"/VolumeDriver.Mount", h_mount, true},
-	{"/VolumeDriver.Unmount", h_unmount, true},
-	{"/VolumeDriver.Path", h_path, true},
-	{"/VolumeDriver.Get", h_get, true},
-	{"/VolumeDriver.List", h_list, false},
-	{"/VolumeDriver.Capabilities", h_capabilities, false},
+    {"/Plugin.Activate", h_activate, false},
+    {"/VolumeDriver.Create", h_create, true},
+    {"/VolumeDriver.Remove", h_remove, true},
+    {"/VolumeDriver.Mount", h_mount, true},
+    {"/VolumeDriver.Unmount", h_unmount, true},
+    {"/VolumeDriver.Path", h_path, true},
+    {"/VolumeDriver.Get", h_get, true},
+    {"/VolumeDriver.List", h_list, false},
+    {"/VolumeDriver.Capabilities", h_capabilities, false},
 };
 
 static const struct route *find_route(const char *target)
@@ -199,9 +204,10 @@ static int parse_body(const struct tlk_http_request *req, json_t **out,
 	*out = json_loadb(req->body, req->body_len,
 			  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (*out == NULL)
-		return tlk_perr_set(err, -EINVAL,
-				    "request body is not valid JSON (line %d column %d: %s)",
-				    jerr.line, jerr.column, jerr.text);
+		return tlk_perr_set(
+		    err, -EINVAL,
+		    "request body is not valid JSON (line %d column %d: %s)",
+		    jerr.line, jerr.column, jerr.text);
 	return 0;
 }
 
@@ -260,8 +266,8 @@ char *tlk_api_handle(const struct tlk_http_request *req, int *status)
 	}
 	if (strcmp(req->method, "POST") != 0) {
 		*status = 405;
-		tlk_perr_set(&err, -EINVAL, "%s takes POST, not %s", req->target,
-			     req->method);
+		tlk_perr_set(&err, -EINVAL, "%s takes POST, not %s",
+			     req->target, req->method);
 		return error_body(err.msg);
 	}
 	if (run_route(r, req, &resp, &err) < 0) {

@@ -93,7 +93,8 @@ int tlk_refusals_update(struct tlk_refusals *c, const char *path,
 		close(fd);
 		goto out;
 	}
-	if (st.st_dev != c->dev || st.st_ino != c->ino || st.st_size < c->offset)
+	if (st.st_dev != c->dev || st.st_ino != c->ino ||
+	    st.st_size < c->offset)
 		reset(c, &st);
 	if (st.st_size > c->offset)
 		ret = count_from(c, f);

@@ -54,8 +54,9 @@ static int write_temp(int dirfd, const char *tmp, const char *text)
 {
 	int fd, ret;
 
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-				O_CLOEXEC, 0600);
+	fd =
+	    openat(dirfd, tmp,
+		   O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	ret = write_all(fd, text, strlen(text));
@@ -150,7 +151,8 @@ static bool is_mount_root(int dirfd, const char *name, dev_t parent_dev)
 {
 	struct statx stx;
 
-	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
+	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) <
+	    0)
 		return false;
 	if (makedev(stx.stx_dev_major, stx.stx_dev_minor) != parent_dev)
 		return true;
@@ -172,7 +174,8 @@ static int remove_children(int fd, dev_t dev, int depth)
 		return ret;
 	}
 	while (ret == 0 && (errno = 0, de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		ret = remove_at(dirfd(d), de->d_name, dev, depth + 1);
 	}
@@ -192,16 +195,19 @@ static int remove_at(int dirfd, const char *name, dev_t dev, int depth)
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+		return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno
+								       : 0;
 	if (is_mount_root(dirfd, name, dev))
 		return -EBUSY;
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(dirfd, name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if ((ret = remove_children(fd, dev, depth)) < 0)
 		return ret;
 	return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT
-		       ? -errno : 0;
+		   ? -errno
+		   : 0;
 }
 
 int tlk_fs_remove_tree(const char *path)

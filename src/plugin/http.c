@@ -119,8 +119,8 @@ static int parse_request_line(char *line, struct tlk_http_request *req,
 		*status = 414;
 		return -EMSGSIZE;
 	}
-	if (strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)sp2[8]) ||
-	    sp2[9] != '\0') {
+	if (strncmp(sp2 + 1, "HTTP/1.", 7) != 0 ||
+	    !isdigit((unsigned char)sp2[8]) || sp2[9] != '\0') {
 		*status = strncmp(sp2 + 1, "HTTP/", 5) == 0 ? 505 : 400;
 		return *status == 505 ? -ENOTSUP : -EBADMSG;
 	}
@@ -174,7 +174,8 @@ static int parse_header(char *line, struct head *h, int *status)
 		return -EBADMSG;
 	value = trim(colon + 1);
 	if (strcasecmp(line, "Content-Length") == 0) {
-		if (parse_length(value, &n) < 0 || (h->have_length && n != h->length))
+		if (parse_length(value, &n) < 0 ||
+		    (h->have_length && n != h->length))
 			return -EBADMSG;
 		h->have_length = true;
 		h->length = n;
@@ -255,9 +256,10 @@ static int parse_chunk_size(const char *line, size_t *out)
 	for (; isxdigit((unsigned char)*p); p++) {
 		if (n > ((size_t)1 << 40))
 			return -EBADMSG;
-		n = n * 16 + (size_t)(isdigit((unsigned char)*p)
-					      ? *p - '0'
-					      : tolower((unsigned char)*p) - 'a' + 10);
+		n = n * 16 +
+		    (size_t)(isdigit((unsigned char)*p)
+				 ? *p - '0'
+				 : tolower((unsigned char)*p) - 'a' + 10);
 	}
 	if (*p != '\0' && *p != ';' && *p != ' ' && *p != '\t')
 		return -EBADMSG;

@@ -25,19 +25,19 @@
 #include "taglockfs/plugin_vol.h"
 
 static const char usage[] =
-	"usage: taglockfs-plugin [OPTIONS]\n"
-	"Serve the Docker/Podman volume plugin API for taglockfs volumes.\n\n"
-	"  --socket PATH          unix socket (default " TLK_PLUGIN_SOCKET ")\n"
-	"  --state-dir DIR        volumes and state file (default "
-	TLK_PLUGIN_STATE_DIR ")\n"
-	"  --taglockfs PATH       the taglockfs binary (default: beside this\n"
-	"                         program, else /usr/local/bin/taglockfs)\n"
-	"  --default-policy FILE  policy for volumes created without policy=\n"
-	"  --watch-interval MS    health check of mounts (default 2000, 0 off)\n"
-	"  --mount-timeout S      give up on a mount after S seconds (default 60)\n"
-	"  --syslog               log to syslog instead of stderr\n"
-	"  -d, --debug            log every request\n"
-	"  -h, --help, --version\n";
+    "usage: taglockfs-plugin [OPTIONS]\n"
+    "Serve the Docker/Podman volume plugin API for taglockfs volumes.\n\n"
+    "  --socket PATH          unix socket (default " TLK_PLUGIN_SOCKET ")\n"
+    "  --state-dir DIR        volumes and state file "
+    "(default " TLK_PLUGIN_STATE_DIR ")\n"
+    "  --taglockfs PATH       the taglockfs binary (default: beside this\n"
+    "                         program, else /usr/local/bin/taglockfs)\n"
+    "  --default-policy FILE  policy for volumes created without policy=\n"
+    "  --watch-interval MS    health check of mounts (default 2000, 0 off)\n"
+    "  --mount-timeout S      give up on a mount after S seconds (default 60)\n"
+    "  --syslog               log to syslog instead of stderr\n"
+    "  -d, --debug            log every request\n"
+    "  -h, --help, --version\n";
 
 static char taglockfs_buf[PATH_MAX];
 
@@ -81,21 +81,29 @@ static int parse_uint(const char *s, unsigned *out)
 	return 0;
 }
 
-enum { OPT_SOCKET = 256, OPT_STATE, OPT_TAGLOCKFS, OPT_POLICY, OPT_WATCH,
-       OPT_TIMEOUT, OPT_SYSLOG, OPT_VERSION };
+enum {
+	OPT_SOCKET = 256,
+	OPT_STATE,
+	OPT_TAGLOCKFS,
+	OPT_POLICY,
+	OPT_WATCH,
+	OPT_TIMEOUT,
+	OPT_SYSLOG,
+	OPT_VERSION
+};
 
 static const struct option longopts[] = {
-	{"socket", required_argument, NULL, OPT_SOCKET},
-	{"state-dir", required_argument, NULL, OPT_STATE},
-	{"taglockfs", required_argument, NULL, OPT_TAGLOCKFS},
-	{"default-policy", required_argument, NULL, OPT_POLICY},
-	{"watch-interval", required_argument, NULL, OPT_WATCH},
-	{"mount-timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"syslog", no_argument, NULL, OPT_SYSLOG},
-	{"debug", no_argument, NULL, 'd'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{NULL, 0, NULL, 0},
+    {"socket", required_argument, NULL, OPT_SOCKET},
+    {"state-dir", required_argument, NULL, OPT_STATE},
+    {"taglockfs", required_argument, NULL, OPT_TAGLOCKFS},
+    {"default-policy", required_argument, NULL, OPT_POLICY},
+    {"watch-interval", required_argument, NULL, OPT_WATCH},
+    {"mount-timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"syslog", no_argument, NULL, OPT_SYSLOG},
+    {"debug", no_argument, NULL, 'd'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
 };
 
 /* Returns 0 to run, 1 when --help/--version was served, -1 on bad usage. */
@@ -108,17 +116,39 @@ static int parse_args(int argc, char **argv, struct tlk_plugin_config *cfg,
 		int bad = 0;
 
 		switch (c) {
-		case OPT_SOCKET: cfg->socket_path = optarg; break;
-		case OPT_STATE: cfg->state_dir = optarg; break;
-		case OPT_TAGLOCKFS: cfg->taglockfs = optarg; break;
-		case OPT_POLICY: cfg->default_policy = optarg; break;
-		case OPT_WATCH: bad = parse_uint(optarg, &cfg->watch_interval_ms); break;
-		case OPT_TIMEOUT: bad = parse_uint(optarg, &cfg->mount_timeout_s); break;
-		case OPT_SYSLOG: *to_syslog = true; break;
-		case 'd': *debug = true; break;
-		case 'h': fputs(usage, stdout); return 1;
-		case OPT_VERSION: printf("taglockfs-plugin %s\n", TLK_VERSION); return 1;
-		default: bad = -1; break;
+		case OPT_SOCKET:
+			cfg->socket_path = optarg;
+			break;
+		case OPT_STATE:
+			cfg->state_dir = optarg;
+			break;
+		case OPT_TAGLOCKFS:
+			cfg->taglockfs = optarg;
+			break;
+		case OPT_POLICY:
+			cfg->default_policy = optarg;
+			break;
+		case OPT_WATCH:
+			bad = parse_uint(optarg, &cfg->watch_interval_ms);
+			break;
+		case OPT_TIMEOUT:
+			bad = parse_uint(optarg, &cfg->mount_timeout_s);
+			break;
+		case OPT_SYSLOG:
+			*to_syslog = true;
+			break;
+		case 'd':
+			*debug = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
+		case OPT_VERSION:
+			printf("taglockfs-plugin %s\n", TLK_VERSION);
+			return 1;
+		default:
+			bad = -1;
+			break;
 		}
 		if (bad < 0) {
 			fputs(usage, stderr);
@@ -135,12 +165,14 @@ static int parse_args(int argc, char **argv, struct tlk_plugin_config *cfg,
 static int check_config(const struct tlk_plugin_config *cfg)
 {
 	if (access(cfg->taglockfs, X_OK) < 0) {
-		tlk_err("taglockfs binary %s: %m (use --taglockfs PATH)", cfg->taglockfs);
+		tlk_err("taglockfs binary %s: %m (use --taglockfs PATH)",
+			cfg->taglockfs);
 		return -1;
 	}
 	if (cfg->state_dir[0] != '/' || cfg->socket_path[0] != '/' ||
 	    (cfg->default_policy && cfg->default_policy[0] != '/')) {
-		tlk_err("--state-dir, --socket and --default-policy take absolute paths");
+		tlk_err("--state-dir, --socket and --default-policy take "
+			"absolute paths");
 		return -1;
 	}
 	return 0;
@@ -162,10 +194,10 @@ static int block_signals(void)
 int main(int argc, char **argv)
 {
 	struct tlk_plugin_config cfg = {
-		.socket_path = TLK_PLUGIN_SOCKET,
-		.state_dir = TLK_PLUGIN_STATE_DIR,
-		.watch_interval_ms = 2000,
-		.mount_timeout_s = 60,
+	    .socket_path = TLK_PLUGIN_SOCKET,
+	    .state_dir = TLK_PLUGIN_STATE_DIR,
+	    .watch_interval_ms = 2000,
+	    .mount_timeout_s = 60,
 	};
 	struct tlk_perr err = {""};
 	bool to_syslog = false, debug = false;

@@ -69,7 +69,8 @@ enum tlk_mnt_state tlk_mnt_probe(const char *mnt)
 	*slash = '\0';
 	if (lstat(mnt, &st) < 0)
 		return gone_errno(errno) ? TLK_MNT_DEAD
-		       : errno == ENOENT ? TLK_MNT_NONE : TLK_MNT_ERROR;
+		       : errno == ENOENT ? TLK_MNT_NONE
+					 : TLK_MNT_ERROR;
 	if (stat(parent, &pst) < 0)
 		return TLK_MNT_ERROR;
 	if (st.st_dev == pst.st_dev)
@@ -92,8 +93,9 @@ int tlk_mnt_stop(const char *mnt, int lazy, struct tlk_perr *err)
 		if (errno == EBUSY && lazy &&
 		    umount2(mnt, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
 			continue;
-		return tlk_perr_set(err, -errno, "cannot unmount %s: %m%s", mnt,
-				    errno == EBUSY ? " (a process still uses it)" : "");
+		return tlk_perr_set(
+		    err, -errno, "cannot unmount %s: %m%s", mnt,
+		    errno == EBUSY ? " (a process still uses it)" : "");
 	}
 	return 0;
 }
@@ -149,8 +151,8 @@ static int spawn_child(const struct tlk_mnt_args *a, int errfd, pid_t *pid)
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &dfl);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
-					       POSIX_SPAWN_SETSIGDEF |
-					       POSIX_SPAWN_SETSID);
+					    POSIX_SPAWN_SETSIGDEF |
+					    POSIX_SPAWN_SETSID);
 	ret = -posix_spawn(pid, a->taglockfs, &fa, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
@@ -203,13 +205,16 @@ static int explain(const struct tlk_mnt_args *a, int status, char *out,
 		   struct tlk_perr *err)
 {
 	if (status == -ETIMEDOUT)
-		return tlk_perr_set(err, -ETIMEDOUT,
-				    "taglockfs did not finish mounting %s within %u s%s%s",
-				    a->mnt, a->timeout_s, out[0] ? ": " : "", out);
+		return tlk_perr_set(
+		    err, -ETIMEDOUT,
+		    "taglockfs did not finish mounting %s within %u s%s%s",
+		    a->mnt, a->timeout_s, out[0] ? ": " : "", out);
 	if (WIFSIGNALED(status))
-		return tlk_perr_set(err, -EIO, "taglockfs was killed by signal %d%s%s",
+		return tlk_perr_set(err, -EIO,
+				    "taglockfs was killed by signal %d%s%s",
 				    WTERMSIG(status), out[0] ? ": " : "", out);
-	return tlk_perr_set(err, -EIO, "taglockfs refused to mount (exit %d): %s",
+	return tlk_perr_set(err, -EIO,
+			    "taglockfs refused to mount (exit %d): %s",
 			    WEXITSTATUS(status), out[0] ? out : "no message");
 }
 
@@ -237,9 +242,9 @@ int tlk_mnt_start(const struct tlk_mnt_args *a, struct tlk_perr *err)
 		st = tlk_mnt_probe(a->mnt);
 		if (st == TLK_MNT_LIVE)
 			return 0;
-		ret = tlk_perr_set(err, -EIO, "taglockfs exited 0 but %s is %s%s%s",
-				   a->mnt, tlk_mnt_state_name(st),
-				   out[0] ? ": " : "", out);
+		ret = tlk_perr_set(
+		    err, -EIO, "taglockfs exited 0 but %s is %s%s%s", a->mnt,
+		    tlk_mnt_state_name(st), out[0] ? ": " : "", out);
 	} else {
 		ret = explain(a, status, out, err);
 	}

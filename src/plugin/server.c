@@ -79,15 +79,20 @@ int tlk_server_open(const char *path, struct tlk_perr *err)
 	char dir[sizeof(addr.sun_path)];
 	int fd, ret;
 
-	if (fill_addr(&addr, path) < 0 || parent_dir(path, dir, sizeof(dir)) < 0)
-		return tlk_perr_set(err, -ENAMETOOLONG, "socket path %s is too long", path);
+	if (fill_addr(&addr, path) < 0 ||
+	    parent_dir(path, dir, sizeof(dir)) < 0)
+		return tlk_perr_set(err, -ENAMETOOLONG,
+				    "socket path %s is too long", path);
 	if ((ret = tlk_fs_mkdir_p(dir, 0755)) < 0)
-		return tlk_perr_set(err, ret, "cannot create %s: %s", dir, strerror(-ret));
+		return tlk_perr_set(err, ret, "cannot create %s: %s", dir,
+				    strerror(-ret));
 	if (socket_is_live(&addr) == 1)
 		return tlk_perr_set(err, -EADDRINUSE,
-				    "%s is already served by a running plugin", path);
+				    "%s is already served by a running plugin",
+				    path);
 	if (unlink(path) < 0 && errno != ENOENT)
-		return tlk_perr_set(err, -errno, "cannot remove stale %s: %m", path);
+		return tlk_perr_set(err, -errno, "cannot remove stale %s: %m",
+				    path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return tlk_perr_set(err, -errno, "socket: %m");
@@ -150,8 +155,10 @@ static void serve_one(int fd)
 	if (ret < 0) {
 		tlk_debug("request not read: %s", strerror(-ret));
 		if (status != 0) {
-			reply_error(fd, status, ret == -EMSGSIZE
-				    ? "request too large" : "malformed HTTP request");
+			reply_error(fd, status,
+				    ret == -EMSGSIZE
+					? "request too large"
+					: "malformed HTTP request");
 			drain_input(fd);
 		}
 		return;
@@ -162,7 +169,8 @@ static void serve_one(int fd)
 	else
 		ret = tlk_http_reply(fd, 500, oom_body, sizeof(oom_body) - 1);
 	if (ret < 0)
-		tlk_warn("reply to %s not delivered: %s", req.target, strerror(-ret));
+		tlk_warn("reply to %s not delivered: %s", req.target,
+			 strerror(-ret));
 	free(body);
 	tlk_http_request_free(&req);
 }
@@ -206,7 +214,8 @@ static void start_conn(int fd)
 	}
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&tid, &attr, conn_thread, (void *)(intptr_t)fd) != 0) {
+	if (pthread_create(&tid, &attr, conn_thread, (void *)(intptr_t)fd) !=
+	    0) {
 		tlk_err("cannot start a connection thread");
 		close(fd);
 		conn_finish();
@@ -232,8 +241,8 @@ static void drain(unsigned drain_s)
 int tlk_server_run(int listen_fd, int signal_fd, unsigned drain_s)
 {
 	struct pollfd pfd[2] = {
-		{.fd = listen_fd, .events = POLLIN},
-		{.fd = signal_fd, .events = POLLIN},
+	    {.fd = listen_fd, .events = POLLIN},
+	    {.fd = signal_fd, .events = POLLIN},
 	};
 	struct signalfd_siginfo si;
 

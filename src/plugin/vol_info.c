@@ -26,10 +26,13 @@ static json_t *status_of(struct vol *v, bool mounted, size_t ids)
 	ret = tlk_refusals_update(&v->refusals, v->audit, &refused, &records);
 	if (ret < 0) {
 		json_object_set_new(st, "refused_writes", json_null());
-		json_object_set_new(st, "audit_error", json_string(strerror(-ret)));
+		json_object_set_new(st, "audit_error",
+				    json_string(strerror(-ret)));
 	} else {
-		json_object_set_new(st, "refused_writes", json_integer((json_int_t)refused));
-		json_object_set_new(st, "audit_records", json_integer((json_int_t)records));
+		json_object_set_new(st, "refused_writes",
+				    json_integer((json_int_t)refused));
+		json_object_set_new(st, "audit_records",
+				    json_integer((json_int_t)records));
 	}
 	return st;
 }
@@ -51,7 +54,8 @@ int tlk_vol_describe(const char *name, json_t **out, struct tlk_perr *err)
 	pthread_mutex_unlock(&tlk_vol_tab_lock);
 	if (!ready) {
 		*out = NULL;
-		tlk_perr_set(err, -ENOENT, "no such taglockfs volume: %s", name);
+		tlk_perr_set(err, -ENOENT, "no such taglockfs volume: %s",
+			     name);
 	} else {
 		st = status_of(v, mounted, ids);
 		*out = st ? json_pack("{s:s, s:s, s:s, s:o}", "Name", v->name,
@@ -77,8 +81,9 @@ int tlk_vol_list(json_t **out)
 	pthread_mutex_lock(&tlk_vol_tab_lock);
 	for (v = tlk_vol_table; v != NULL && ret == 0; v = v->next)
 		if (v->state == VOL_READY)
-			ret = json_array_append_new(arr, json_pack("{s:s, s:s}", "Name",
-						    v->name, "Mountpoint", v->mnt));
+			ret = json_array_append_new(
+			    arr, json_pack("{s:s, s:s}", "Name", v->name,
+					   "Mountpoint", v->mnt));
 	pthread_mutex_unlock(&tlk_vol_tab_lock);
 	if (ret < 0) {
 		json_decref(arr);

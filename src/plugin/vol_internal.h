@@ -20,7 +20,7 @@
 enum vol_state {
 	VOL_CREATING, /* being created: invisible to Get/List */
 	VOL_READY,
-	VOL_GONE,     /* removed or failed creation: unlinked from the table */
+	VOL_GONE, /* removed or failed creation: unlinked from the table */
 };
 
 struct vol {
@@ -28,8 +28,8 @@ struct vol {
 	struct vol *next;
 	unsigned refs; /* the table holds one while linked */
 	enum vol_state state;
-	bool mounted;  /* last known: set by create, mount and the watchdog */
-	json_t *ids;   /* array of mount IDs (strings) */
+	bool mounted; /* last known: set by create, mount and the watchdog */
+	json_t *ids;  /* array of mount IDs (strings) */
 
 	pthread_mutex_t op_lock; /* serialises create/mount/remove/check */
 	struct tlk_refusals refusals;
@@ -38,7 +38,7 @@ struct vol {
 	char *name;
 	char *policy;
 	char *user_audit; /* audit_log= as given, or NULL */
-	char *audit;      /* the log taglockfs writes: user_audit or own */
+	char *audit;	  /* the log taglockfs writes: user_audit or own */
 	char *created_at; /* RFC 3339, UTC */
 	char *dir, *data, *mnt;
 };

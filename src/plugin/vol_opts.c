@@ -20,7 +20,8 @@ bool tlk_vol_name_ok(const char *name)
 {
 	size_t i, len = strlen(name);
 
-	if (len == 0 || len > TLK_VOL_NAME_MAX || !isalnum((unsigned char)name[0]))
+	if (len == 0 || len > TLK_VOL_NAME_MAX ||
+	    !isalnum((unsigned char)name[0]))
 		return false;
 	for (i = 1; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];
@@ -35,13 +36,16 @@ static int check_path(const char *key, const char *value, struct tlk_perr *err)
 {
 	if (value[0] != '/')
 		return tlk_perr_set(err, -EINVAL,
-				    "option %s=%s: give an absolute path", key, value);
+				    "option %s=%s: give an absolute path", key,
+				    value);
 	if (strchr(value, ',') != NULL)
-		return tlk_perr_set(err, -EINVAL,
-				    "option %s=%s: the path may not contain a comma",
-				    key, value);
+		return tlk_perr_set(
+		    err, -EINVAL,
+		    "option %s=%s: the path may not contain a comma", key,
+		    value);
 	if (strlen(value) > 1024)
-		return tlk_perr_set(err, -ENAMETOOLONG, "option %s: path too long", key);
+		return tlk_perr_set(err, -ENAMETOOLONG,
+				    "option %s: path too long", key);
 	return 0;
 }
 
@@ -55,8 +59,8 @@ static int check_policy(const char *path, struct tlk_perr *err)
 	if (stat(path, &st) < 0)
 		return tlk_perr_set(err, -errno, "policy file %s: %m", path);
 	if (!S_ISREG(st.st_mode))
-		return tlk_perr_set(err, -EINVAL, "policy file %s is not a regular file",
-				    path);
+		return tlk_perr_set(
+		    err, -EINVAL, "policy file %s is not a regular file", path);
 	return 0;
 }
 
@@ -70,12 +74,14 @@ static int check_audit(const char *path, struct tlk_perr *err)
 	if ((ret = check_path("audit_log", path, err)) < 0)
 		return ret;
 	if (tlk_pathf(dir, sizeof(dir), "%s", path) < 0)
-		return tlk_perr_set(err, -ENAMETOOLONG, "audit_log: path too long");
+		return tlk_perr_set(err, -ENAMETOOLONG,
+				    "audit_log: path too long");
 	slash = strrchr(dir, '/');
 	slash[slash == dir ? 1 : 0] = '\0';
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return tlk_perr_set(err, -ENOENT,
-				    "audit_log=%s: directory %s does not exist", path, dir);
+				    "audit_log=%s: directory %s does not exist",
+				    path, dir);
 	return 0;
 }
 
@@ -89,11 +95,14 @@ static int set_opt(struct tlk_vol_opts *out, const char *key, json_t *val,
 	else if (strcmp(key, "audit_log") == 0)
 		slot = &out->audit_log;
 	else
-		return tlk_perr_set(err, -EINVAL,
-				    "unknown option '%s' (taglockfs volumes take "
-				    "policy=FILE and audit_log=FILE)", key);
+		return tlk_perr_set(
+		    err, -EINVAL,
+		    "unknown option '%s' (taglockfs volumes take "
+		    "policy=FILE and audit_log=FILE)",
+		    key);
 	if (!json_is_string(val))
-		return tlk_perr_set(err, -EINVAL, "option %s must be a string", key);
+		return tlk_perr_set(err, -EINVAL, "option %s must be a string",
+				    key);
 	if ((*slot = strdup(json_string_value(val))) == NULL)
 		return tlk_perr_set(err, -ENOMEM, "out of memory");
 	return 0;
@@ -110,7 +119,8 @@ int tlk_vol_parse_opts(json_t *opts, struct tlk_vol_opts *out,
 	if (opts != NULL && !json_is_null(opts) && !json_is_object(opts))
 		return tlk_perr_set(err, -EINVAL, "Opts must be a JSON object");
 	if (json_is_object(opts))
-		json_object_foreach(opts, key, val) {
+		json_object_foreach(opts, key, val)
+		{
 			if ((ret = set_opt(out, key, val, err)) < 0)
 				goto fail;
 		}

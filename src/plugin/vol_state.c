@@ -110,7 +110,8 @@ static json_t *vol_to_json(const struct vol *v)
 			      "mount_ids", v->ids);
 
 	if (o != NULL && v->user_audit != NULL &&
-	    json_object_set_new(o, "audit_log", json_string(v->user_audit)) < 0) {
+	    json_object_set_new(o, "audit_log", json_string(v->user_audit)) <
+		0) {
 		json_decref(o);
 		return NULL;
 	}
@@ -151,7 +152,8 @@ int tlk_vol_persist(struct tlk_perr *err)
 	json_decref(doc);
 	if (ret < 0) {
 		tlk_err("cannot write %s: %s", state_path, strerror(-ret));
-		return tlk_perr_set(err, ret, "cannot record the volume list in %s: %s",
+		return tlk_perr_set(err, ret,
+				    "cannot record the volume list in %s: %s",
 				    state_path, strerror(-ret));
 	}
 	return 0;
@@ -164,7 +166,8 @@ static int check_ids(json_t *ids)
 
 	if (!json_is_array(ids))
 		return -EINVAL;
-	json_array_foreach(ids, i, id) {
+	json_array_foreach(ids, i, id)
+	{
 		if (!json_is_string(id))
 			return -EINVAL;
 	}
@@ -180,15 +183,17 @@ static int load_one(json_t *e, size_t idx, struct tlk_perr *err)
 	struct vol *v;
 
 	if (json_unpack_ex(e, &jerr, JSON_STRICT, "{s:s, s:s, s?s, s:s, s:o}",
-			   "name", &name, "policy", &policy, "audit_log", &audit,
-			   "created_at", &created, "mount_ids", &ids) < 0 ||
+			   "name", &name, "policy", &policy, "audit_log",
+			   &audit, "created_at", &created, "mount_ids",
+			   &ids) < 0 ||
 	    !tlk_vol_name_ok(name) || check_ids(ids) < 0)
-		return tlk_perr_set(err, -EBADMSG, "%s: volume #%zu is malformed%s%s",
-				    state_path, idx + 1, jerr.text[0] ? ": " : "",
-				    jerr.text);
+		return tlk_perr_set(
+		    err, -EBADMSG, "%s: volume #%zu is malformed%s%s",
+		    state_path, idx + 1, jerr.text[0] ? ": " : "", jerr.text);
 	for (v = tlk_vol_table; v != NULL; v = v->next)
 		if (strcmp(v->name, name) == 0)
-			return tlk_perr_set(err, -EBADMSG, "%s: volume %s is listed twice",
+			return tlk_perr_set(err, -EBADMSG,
+					    "%s: volume %s is listed twice",
 					    state_path, name);
 	v = tlk_vol_new(name, policy, audit, created, json_deep_copy(ids));
 	if (v == NULL)
@@ -214,12 +219,14 @@ int tlk_vol_load(const char *path, struct tlk_perr *err)
 	if (ret < 0)
 		return tlk_perr_set(err, ret, "cannot read %s: %s", path,
 				    ret == -EBADMSG ? why : strerror(-ret));
-	if (json_unpack(doc, "{s:i, s:o}", "version", &version, "volumes", &list) < 0 ||
+	if (json_unpack(doc, "{s:i, s:o}", "version", &version, "volumes",
+			&list) < 0 ||
 	    version != STATE_VERSION || !json_is_array(list)) {
 		json_decref(doc);
-		return tlk_perr_set(err, -EBADMSG,
-				    "%s is not a version %d taglockfs-plugin state file",
-				    path, STATE_VERSION);
+		return tlk_perr_set(
+		    err, -EBADMSG,
+		    "%s is not a version %d taglockfs-plugin state file", path,
+		    STATE_VERSION);
 	}
 	ret = 0;
 	for (i = 0; ret == 0 && i < json_array_size(list); i++)

@@ -109,18 +109,18 @@ static void vol_unlock(struct vol *v)
 static int start_mount(struct vol *v, struct tlk_perr *err)
 {
 	struct tlk_mnt_args a = {
-		.taglockfs = tlk_vol_cfg->taglockfs,
-		.backing = v->data,
-		.mnt = v->mnt,
-		.policy = v->policy,
-		.audit_log = v->audit,
-		.timeout_s = tlk_vol_cfg->mount_timeout_s,
+	    .taglockfs = tlk_vol_cfg->taglockfs,
+	    .backing = v->data,
+	    .mnt = v->mnt,
+	    .policy = v->policy,
+	    .audit_log = v->audit,
+	    .timeout_s = tlk_vol_cfg->mount_timeout_s,
 	};
 	int ret = tlk_mnt_start(&a, err);
 
 	if (ret == 0)
-		tlk_notice("volume %s: taglockfs mounted on %s (policy %s)", v->name,
-			   v->mnt, v->policy);
+		tlk_notice("volume %s: taglockfs mounted on %s (policy %s)",
+			   v->name, v->mnt, v->policy);
 	return ret;
 }
 
@@ -138,12 +138,12 @@ static int ensure_mounted(struct vol *v, bool fresh, struct tlk_perr *err)
 	}
 	if (st == TLK_MNT_FOREIGN || st == TLK_MNT_ERROR) {
 		set_mounted(v, false);
-		return tlk_perr_set(err, -EBUSY, "volume %s: %s %s", v->name, v->mnt,
-				    tlk_mnt_state_name(st));
+		return tlk_perr_set(err, -EBUSY, "volume %s: %s %s", v->name,
+				    v->mnt, tlk_mnt_state_name(st));
 	}
 	if (st != TLK_MNT_NONE) {
-		tlk_warn("volume %s: %s is %s; mounting it again", v->name, v->mnt,
-			 tlk_mnt_state_name(st));
+		tlk_warn("volume %s: %s is %s; mounting it again", v->name,
+			 v->mnt, tlk_mnt_state_name(st));
 		if ((ret = tlk_mnt_stop(v->mnt, 1, err)) < 0) {
 			set_mounted(v, false);
 			return ret;
@@ -166,12 +166,14 @@ int tlk_vol_init(const struct tlk_plugin_config *cfg, struct tlk_perr *err)
 	int ret;
 
 	tlk_vol_cfg = cfg;
-	if ((ret = tlk_pathf(path, sizeof(path), "%s/volumes", cfg->state_dir)) < 0)
+	if ((ret = tlk_pathf(path, sizeof(path), "%s/volumes",
+			     cfg->state_dir)) < 0)
 		return tlk_perr_set(err, ret, "state directory path too long");
 	if ((ret = tlk_fs_mkdir_p(path, 0700)) < 0)
 		return tlk_perr_set(err, ret, "cannot create %s: %s", path,
 				    strerror(-ret));
-	if ((ret = tlk_pathf(path, sizeof(path), "%s/state.json", cfg->state_dir)) < 0)
+	if ((ret = tlk_pathf(path, sizeof(path), "%s/state.json",
+			     cfg->state_dir)) < 0)
 		return tlk_perr_set(err, ret, "state directory path too long");
 	return tlk_vol_load(path, err);
 }
@@ -185,13 +187,15 @@ static bool same_str(const char *a, const char *b)
 static int compare_existing(struct vol *v, const struct tlk_vol_opts *o,
 			    struct tlk_perr *err)
 {
-	if (same_str(v->policy, o->policy) && same_str(v->user_audit, o->audit_log))
+	if (same_str(v->policy, o->policy) &&
+	    same_str(v->user_audit, o->audit_log))
 		return 0;
-	return tlk_perr_set(err, -EEXIST,
-			    "volume %s already exists with other options "
-			    "(policy=%s%s%s); remove it first or use the same options",
-			    v->name, v->policy, v->user_audit ? ", audit_log=" : "",
-			    v->user_audit ? v->user_audit : "");
+	return tlk_perr_set(
+	    err, -EEXIST,
+	    "volume %s already exists with other options "
+	    "(policy=%s%s%s); remove it first or use the same options",
+	    v->name, v->policy, v->user_audit ? ", audit_log=" : "",
+	    v->user_audit ? v->user_audit : "");
 }
 
 /* Directories, mount and persistence of a record nobody else can see
@@ -202,9 +206,11 @@ static int build_new(struct vol *v, struct tlk_perr *err)
 	int ret;
 
 	if (!made_dir && errno != EEXIST)
-		return tlk_perr_set(err, -errno, "cannot create %s: %m", v->dir);
+		return tlk_perr_set(err, -errno, "cannot create %s: %m",
+				    v->dir);
 	if (!made_dir)
-		tlk_warn("volume %s: reusing the data left in %s", v->name, v->dir);
+		tlk_warn("volume %s: reusing the data left in %s", v->name,
+			 v->dir);
 	ret = ensure_mounted(v, true, err);
 	if (ret == 0) {
 		pthread_mutex_lock(&tlk_vol_tab_lock);
@@ -232,7 +238,8 @@ static int create_new(const char *name, const struct tlk_vol_opts *o,
 		return tlk_perr_set(err, -ENOMEM, "out of memory");
 	pthread_mutex_lock(&v->op_lock); /* unpublished: cannot contend */
 	pthread_mutex_lock(&tlk_vol_tab_lock);
-	for (w = tlk_vol_table; w != NULL && strcmp(w->name, name) != 0; w = w->next)
+	for (w = tlk_vol_table; w != NULL && strcmp(w->name, name) != 0;
+	     w = w->next)
 		;
 	if (w == NULL) {
 		v->next = tlk_vol_table;
@@ -260,7 +267,8 @@ int tlk_vol_create(const char *name, const struct tlk_vol_opts *o,
 	int ret, tries;
 
 	if (!tlk_vol_name_ok(name))
-		return tlk_perr_set(err, -EINVAL, "invalid volume name '%s'", name);
+		return tlk_perr_set(err, -EINVAL, "invalid volume name '%s'",
+				    name);
 	for (tries = 0; tries < 100; tries++) {
 		struct vol *v = tlk_vol_ref(name);
 
@@ -277,8 +285,10 @@ int tlk_vol_create(const char *name, const struct tlk_vol_opts *o,
 		if (ret != -EAGAIN)
 			return ret;
 	}
-	return tlk_perr_set(err, -EBUSY, "volume %s is being created and removed "
-				   "concurrently; try again", name);
+	return tlk_perr_set(err, -EBUSY,
+			    "volume %s is being created and removed "
+			    "concurrently; try again",
+			    name);
 }
 
 static int check_unused(struct vol *v, struct tlk_perr *err)
@@ -292,9 +302,11 @@ static int check_unused(struct vol *v, struct tlk_perr *err)
 	pthread_mutex_unlock(&tlk_vol_tab_lock);
 	if (n == 0)
 		return 0;
-	tlk_perr_set(err, -EBUSY,
-		     "volume %s is still mounted by %zu container(s) (mount IDs %s); "
-		     "stop them first", v->name, n, ids ? ids : "?");
+	tlk_perr_set(
+	    err, -EBUSY,
+	    "volume %s is still mounted by %zu container(s) (mount IDs %s); "
+	    "stop them first",
+	    v->name, n, ids ? ids : "?");
 	free(ids);
 	return -EBUSY;
 }
@@ -326,8 +338,8 @@ int tlk_vol_remove(const char *name, struct tlk_perr *err)
 	}
 	ret = tlk_fs_remove_tree(v->dir);
 	if (ret < 0)
-		tlk_err("volume %s removed, but %s could not be deleted: %s", name,
-			v->dir, strerror(-ret));
+		tlk_err("volume %s removed, but %s could not be deleted: %s",
+			name, v->dir, strerror(-ret));
 	else
 		tlk_notice("volume %s removed and %s deleted", name, v->dir);
 	vol_unlock(v);
@@ -339,7 +351,8 @@ static bool has_id(json_t *ids, const char *id)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(ids, i, e) {
+	json_array_foreach(ids, i, e)
+	{
 		if (strcmp(json_string_value(e), id) == 0)
 			return true;
 	}
@@ -367,13 +380,15 @@ int tlk_vol_mount(const char *name, const char *id, char *mnt, size_t size,
 		pthread_mutex_lock(&tlk_vol_tab_lock);
 		if (!has_id(v->ids, id)) {
 			ret = json_array_append_new(v->ids, json_string(id)) < 0
-				      ? tlk_perr_set(err, -ENOMEM, "out of memory") : 0;
+				  ? tlk_perr_set(err, -ENOMEM, "out of memory")
+				  : 0;
 			added = ret == 0;
 		}
 		pthread_mutex_unlock(&tlk_vol_tab_lock);
 	}
 	if (added && tlk_vol_persist(NULL) < 0)
-		tlk_warn("volume %s: mount ID %s is not recorded on disk", name, id);
+		tlk_warn("volume %s: mount ID %s is not recorded on disk", name,
+			 id);
 	if (ret == 0)
 		ret = copy_out(v->mnt, mnt, size, err);
 	vol_unlock(v);
@@ -390,10 +405,12 @@ int tlk_vol_unmount(const char *name, const char *id, struct tlk_perr *err)
 	if (v == NULL || vol_state_of(v) != VOL_READY) {
 		if (v != NULL)
 			tlk_vol_unref(v);
-		return tlk_perr_set(err, -ENOENT, "no such taglockfs volume: %s", name);
+		return tlk_perr_set(err, -ENOENT,
+				    "no such taglockfs volume: %s", name);
 	}
 	pthread_mutex_lock(&tlk_vol_tab_lock);
-	json_array_foreach(v->ids, i, e) {
+	json_array_foreach(v->ids, i, e)
+	{
 		if (strcmp(json_string_value(e), id) == 0) {
 			json_array_remove(v->ids, i);
 			removed = true;
@@ -402,10 +419,12 @@ int tlk_vol_unmount(const char *name, const char *id, struct tlk_perr *err)
 	}
 	pthread_mutex_unlock(&tlk_vol_tab_lock);
 	if (removed && tlk_vol_persist(NULL) < 0)
-		tlk_warn("volume %s: release of mount ID %s is not recorded on disk",
-			 name, id);
+		tlk_warn(
+		    "volume %s: release of mount ID %s is not recorded on disk",
+		    name, id);
 	if (!removed)
-		tlk_info("volume %s: unmount of unknown ID %s ignored", name, id);
+		tlk_info("volume %s: unmount of unknown ID %s ignored", name,
+			 id);
 	tlk_vol_unref(v);
 	return 0;
 }
@@ -416,7 +435,8 @@ int tlk_vol_path(const char *name, char *mnt, size_t size, struct tlk_perr *err)
 	int ret;
 
 	if (v == NULL || vol_state_of(v) != VOL_READY)
-		ret = tlk_perr_set(err, -ENOENT, "no such taglockfs volume: %s", name);
+		ret = tlk_perr_set(err, -ENOENT, "no such taglockfs volume: %s",
+				   name);
 	else
 		ret = copy_out(v->mnt, mnt, size, err);
 	if (v != NULL)
