@@ -42,7 +42,8 @@ mkdir -p "$rootfs"/{usr/bin,etc/taglockfs,run/docker/plugins,var/lib/taglockfs-p
 chmod 1777 "$rootfs/tmp"
 
 # copy_with_libs BINARY DEST: the binary, and every shared library ldd
-# names, at the same absolute paths inside the rootfs.
+# names (the dynamic loader included), at the same absolute paths inside
+# the rootfs.
 copy_with_libs() {
 	local bin=$1 dest=$2 lib
 	install -m 0755 "$bin" "$rootfs$dest"
@@ -55,11 +56,6 @@ copy_with_libs() {
 copy_with_libs "$daemon" /usr/bin/taglockfs
 copy_with_libs "$plugin" /usr/bin/taglockfs-plugin
 copy_with_libs "$fusermount" /usr/bin/fusermount3
-# ld.so may be asked for by its /lib64 name while ldd printed another.
-if [ -e /lib64/ld-linux-x86-64.so.2 ] && [ ! -e "$rootfs/lib64/ld-linux-x86-64.so.2" ]; then
-	mkdir -p "$rootfs/lib64"
-	cp -L /lib64/ld-linux-x86-64.so.2 "$rootfs/lib64/"
-fi
 printf 'root:x:0:0:root:/:/usr/bin/taglockfs-plugin\n' >"$rootfs/etc/passwd"
 printf 'root:x:0:\n' >"$rootfs/etc/group"
 

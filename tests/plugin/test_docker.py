@@ -210,15 +210,21 @@ def test_managed_plugin(dockerd, regimage, images, work, request):
     write_policy(os.path.join(poldir, 'policy.yaml'), plugutil.POLICY)
     name = 'tlkm%d:test' % os.getpid()
     request.addfinalizer(lambda: dockerd.docker('plugin', 'rm', '-f', name, check=False))
-    request.addfinalizer(lambda: dockerd.docker('volume', 'rm', '-f', 'regm', check=False))
+    request.addfinalizer(lambda: dockerd.docker('volume', 'rm', '-f', 'regm', 'regdef',
+                                                check=False))
     request.addfinalizer(lambda: dockerd.docker('rm', '-f', 'tlkregm', check=False))
 
     dockerd.docker('plugin', 'create', name, out)
-    dockerd.docker('plugin', 'set', name, 'policy.source=' + poldir)
+    dockerd.docker('plugin', 'set', name, 'policy.source=' + poldir,
+                   'args=--default-policy /etc/taglockfs/policy.yaml')
     enable = dockerd.docker('plugin', 'enable', name, check=False)
     if enable.returncode != 0:
         pytest.fail('dockerd refused to enable the managed plugin: %s' % enable.stderr.strip())
 
+    # The plugin's args setting reaches taglockfs-plugin: no policy= needed.
+    dockerd.docker('volume', 'create', '-d', name, 'regdef')
+    assert inspect_volume(dockerd, 'regdef')['Status']['policy'] == '/etc/taglockfs/policy.yaml'
+    dockerd.docker('volume', 'rm', 'regdef')
     dockerd.docker('volume', 'create', '-d', name, '-o', 'policy=/etc/taglockfs/policy.yaml',
                    'regm')
     assert inspect_volume(dockerd, 'regm')['Status']['mounted'] is True
