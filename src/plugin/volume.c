@@ -447,7 +447,7 @@ int tlk_vol_path(const char *name, char *mnt, size_t size, struct tlk_perr *err)
 /* One volume of the health check; op_lock held. */
 static void check_one(struct vol *v)
 {
-	struct tlk_perr err;
+	struct tlk_perr err = {""};
 
 	if (ensure_mounted(v, false, &err) < 0)
 		tlk_err("volume %s: cannot mount: %s", v->name, err.msg);
