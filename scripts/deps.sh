@@ -9,7 +9,7 @@ build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libfuse3-dev fuse3
 	libyaml-dev libjansson-dev libssl-dev libcmocka-dev)
 run_pkgs=(docker-registry skopeo curl python3 python3-pytest tar gzip
 	coreutils util-linux procps psmisc)
-engine_pkgs=(docker.io podman runc valgrind)
+engine_pkgs=(docker.io podman runc busybox-static valgrind)
 
 case "$what" in
 build) pkgs=("${build_pkgs[@]}") ;;
