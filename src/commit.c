@@ -271,18 +271,20 @@ int tlk_link_commit_rename(int srcdirfd, const char *srcname, int dstdirfd,
 		ret = settle_existing(dstdirfd, content, result, found);
 		if (ret == -EAGAIN)
 			continue;
-		if (ret == -ENODATA ||
-		    (ret == 0 && *result == TLK_COMMIT_IDENTICAL)) {
-			/* Same bytes (or an empty leftover): an atomic replace
-			 * keeps the link readable at every instant. */
+		if (ret == 0 && *result == TLK_COMMIT_IDENTICAL) {
+			/* Same bytes: the link keeps its inode, so readers
+			 * and writers that hold it never see it go away. */
+			return unlinkat(srcdirfd, srcname, 0) < 0 ? -errno : 0;
+		}
+		if (ret == -ENODATA) {
+			/* An empty leftover: an atomic replace keeps the
+			 * name readable at every instant. */
 			if (renameat(srcdirfd, srcname, dstdirfd, LINK_NAME) <
 			    0)
 				return -errno;
 			sync_dir(dstdirfd);
-			if (ret == -ENODATA) {
-				*result = TLK_COMMIT_CREATED;
-				*found = *content;
-			}
+			*result = TLK_COMMIT_CREATED;
+			*found = *content;
 			return 0;
 		}
 		return ret;

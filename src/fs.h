@@ -136,7 +136,11 @@ void tlk_chown_new(fuse_req_t req, int dirfd, const char *name);
  * _truncate perform the operation (under the tag's lock where it matters)
  * and return its result; _mkdir, _create_in, _link and _symlink only
  * decide: 0 to go ahead, -errno to refuse. */
-void tlk_guard_node_of_fd(struct tlk_fs *fs, int fd, struct tlk_node *out);
+/* Classify the file behind a backing fd by where it is now; `dir` (may be
+ * NULL) receives its directory relative to the backing root, from the
+ * same look, so a later rename or unlink cannot make the two disagree. */
+void tlk_guard_node_of_fd(struct tlk_fs *fs, int fd, struct tlk_node *out,
+			  char *dir, size_t dirlen);
 void tlk_guard_child(struct tlk_fs *fs, struct tlk_inode *parent,
 		     const char *name, struct tlk_node *out);
 /* A digest link reached through another name (a hard link made behind
@@ -147,8 +151,8 @@ bool tlk_guard_aliased_link(int fd, struct tlk_node *node);
  * rewrite *node (aliased links). */
 bool tlk_guard_write_protected(struct tlk_fs *fs, int fd,
 			       struct tlk_node *node);
-/* O_PATH fd of the directory holding the file behind `fd`, or -errno. */
-int tlk_guard_parent_fd(struct tlk_fs *fs, int fd);
+/* O_PATH fd of `dir` (relative to the backing root), or -errno. */
+int tlk_guard_open_dir(struct tlk_fs *fs, const char *dir);
 pthread_mutex_t *tlk_guard_tag_lock(struct tlk_fs *fs,
 				    const struct tlk_node *node);
 bool tlk_guard_protected(struct tlk_fs *fs, const struct tlk_node *node,

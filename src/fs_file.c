@@ -82,30 +82,31 @@ static struct tlk_guarded *guarded_new(int dirfd, const struct tlk_node *node,
 	return g;
 }
 
-/* Open an existing protected link for writing. */
-static int open_guarded(struct tlk_fs *fs, struct tlk_inode *inode,
-			const struct tlk_node *node, int flags, pid_t pid,
+/* Open an existing protected link for writing; `dirfd` (its directory)
+ * passes to the handle. */
+static int open_guarded(struct tlk_inode *inode, const struct tlk_node *node,
+			int dirfd, int flags, pid_t pid,
 			struct tlk_guarded **out)
 {
 	char raw[TLK_SHADOW_MAX], proc[64];
 	struct tlk_link cur;
 	struct stat st;
 	size_t len = 0;
-	int fd, dirfd, ret;
+	int fd, ret;
 
 	tlk_proc_fd_path(inode->fd, proc, sizeof(proc));
 	fd = open(proc, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = fstat(fd, &st) < 0 ? -errno : 0;
+	ret = fd < 0 ? -errno : 0;
+	if (ret == 0 && fstat(fd, &st) < 0)
+		ret = -errno;
 	if (ret == 0)
 		ret = tlk_link_read_fd(fd, &cur, raw, sizeof(raw), &len);
-	close(fd);
-	if (ret < 0)
+	if (fd >= 0)
+		close(fd);
+	if (ret < 0) {
+		close(dirfd);
 		return ret;
-	dirfd = tlk_guard_parent_fd(fs, inode->fd);
-	if (dirfd < 0)
-		return dirfd;
+	}
 	if ((size_t)st.st_size > len)
 		len = (size_t)st.st_size; /* longer than a link: malformed */
 	*out = guarded_new(dirfd, node, raw, len, flags & O_TRUNC,
@@ -123,14 +124,16 @@ void tlk_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct tlk_guarded *guard = NULL;
 	struct tlk_node node;
 	struct tlk_file *f;
-	char proc[64];
+	char proc[64], dir[PATH_MAX];
 	int fd = -1, ret;
 
-	tlk_guard_node_of_fd(fs, inode->fd, &node);
+	tlk_guard_node_of_fd(fs, inode->fd, &node, dir, sizeof(dir));
 	if (opens_for_write(fi->flags) &&
 	    tlk_guard_write_protected(fs, inode->fd, &node)) {
-		ret = open_guarded(fs, inode, &node, fi->flags,
-				   fuse_req_ctx(req)->pid, &guard);
+		ret = tlk_guard_open_dir(fs, dir);
+		if (ret >= 0)
+			ret = open_guarded(inode, &node, ret, fi->flags,
+					   fuse_req_ctx(req)->pid, &guard);
 		if (ret < 0) {
 			fuse_reply_err(req, -ret);
 			return;
@@ -231,8 +234,12 @@ static void create_over_existing(fuse_req_t req, struct tlk_inode *dir,
 	}
 	ret = tlk_make_entry(req, dir, name, &e);
 	if (ret == 0) {
-		ret = open_guarded(fs, (struct tlk_inode *)(uintptr_t)e.ino,
-				   node, fi->flags, fuse_req_ctx(req)->pid, &g);
+		int dirfd = fcntl(dir->fd, F_DUPFD_CLOEXEC, 0);
+		ret = dirfd < 0
+			  ? -errno
+			  : open_guarded((struct tlk_inode *)(uintptr_t)e.ino,
+					 node, dirfd, fi->flags,
+					 fuse_req_ctx(req)->pid, &g);
 		if (ret < 0)
 			tlk_inode_forget(&fs->inodes,
 					 (struct tlk_inode *)(uintptr_t)e.ino,

@@ -52,15 +52,24 @@ static const char *rel_path_of_fd(struct tlk_fs *fs, int fd, char *buf,
 	return rel;
 }
 
-void tlk_guard_node_of_fd(struct tlk_fs *fs, int fd, struct tlk_node *out)
+void tlk_guard_node_of_fd(struct tlk_fs *fs, int fd, struct tlk_node *out,
+			  char *dir, size_t dirlen)
 {
 	char path[PATH_MAX];
 	const char *rel = rel_path_of_fd(fs, fd, path, sizeof(path));
+	const char *slash;
 
-	if (rel)
-		tlk_layout_path(rel, out);
-	else
-		out->kind = TLK_OTHER;
+	out->kind = TLK_OTHER;
+	if (dir && dirlen)
+		dir[0] = '\0';
+	if (!rel)
+		return;
+	tlk_layout_path(rel, out);
+	if (dir) {
+		slash = strrchr(rel, '/');
+		snprintf(dir, dirlen, "%.*s", slash ? (int)(slash - rel) : 1,
+			 slash ? rel : ".");
+	}
 }
 
 bool tlk_guard_aliased_link(int fd, struct tlk_node *node)
@@ -89,22 +98,12 @@ bool tlk_guard_aliased_link(int fd, struct tlk_node *node)
 	return true;
 }
 
-int tlk_guard_parent_fd(struct tlk_fs *fs, int fd)
+int tlk_guard_open_dir(struct tlk_fs *fs, const char *dir)
 {
-	char path[PATH_MAX];
-	char *rel = (char *)rel_path_of_fd(fs, fd, path, sizeof(path));
-	char *slash;
-	int dfd;
-
-	if (!rel || !*rel)
-		return -ENOENT;
-	slash = strrchr(rel, '/');
-	if (slash)
-		*slash = '\0';
-	else
-		rel = ".";
 	/* Relative to the backing root: never through our own mount. */
-	dfd = openat(fs->root.fd, rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int dfd = openat(fs->root.fd, *dir ? dir : ".",
+			 O_PATH | O_DIRECTORY | O_CLOEXEC);
+
 	return dfd < 0 ? -errno : dfd;
 }
 
@@ -116,7 +115,7 @@ void tlk_guard_child(struct tlk_fs *fs, struct tlk_inode *parent,
 	if (parent == &fs->root)
 		tlk_layout_root(&dir);
 	else
-		tlk_guard_node_of_fd(fs, parent->fd, &dir);
+		tlk_guard_node_of_fd(fs, parent->fd, &dir, NULL, 0);
 	tlk_layout_child(&dir, name, out);
 }
 
@@ -528,7 +527,7 @@ int tlk_guard_link(fuse_req_t req, struct tlk_inode *src,
 	struct tlk_node from, to;
 	int ret;
 
-	tlk_guard_node_of_fd(fs, src->fd, &from);
+	tlk_guard_node_of_fd(fs, src->fd, &from, NULL, 0);
 	ret = check_alias(req, &from, TLK_OP_HARDLINK);
 	if (ret < 0)
 		return ret;
@@ -730,7 +729,7 @@ int tlk_guard_truncate(fuse_req_t req, struct tlk_inode *inode, off_t size)
 	int fd, ret;
 
 	tlk_proc_fd_path(inode->fd, proc, sizeof(proc));
-	tlk_guard_node_of_fd(fs, inode->fd, &node);
+	tlk_guard_node_of_fd(fs, inode->fd, &node, NULL, 0);
 	if (!tlk_guard_write_protected(fs, inode->fd, &node))
 		return truncate(proc, size) < 0 ? -errno : 0;
 
