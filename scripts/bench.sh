@@ -549,6 +549,11 @@ report() {
 		}
 		print ""
 		for (i = 1; i <= n; i++) print bench[i]
+		for (i = 1; i <= n; i++) {
+			name = order[i]; nat = vals[name, "native"]; tlk = vals[name, "taglockfs"]
+			gsub(/^ /, "", nat); gsub(/ /, ",", nat); gsub(/^ /, "", tlk); gsub(/ /, ",", tlk)
+			printf "RAW name=%s native=%s taglockfs=%s\n", name, nat == "" ? "-" : nat, tlk == "" ? "-" : tlk
+		}
 	}' "$results"
 	if [ -s "$storm_errors" ]; then
 		echo
