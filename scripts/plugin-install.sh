@@ -76,6 +76,8 @@ Type=simple
 ExecStart=$prefix/bin/taglockfs-plugin --taglockfs $prefix/bin/taglockfs
 # The taglockfs processes serving volumes must outlive a plugin restart.
 KillMode=process
+# Each inode the kernel holds is one open fd in taglockfs (inherited).
+LimitNOFILE=1048576
 Restart=on-failure
 RestartSec=1
 

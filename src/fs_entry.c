@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs.h"
+#include "taglockfs/log.h"
 
 void tlk_entry_timeouts(struct tlk_fs *fs, enum tlk_kind kind,
 			struct fuse_entry_param *e)
@@ -38,6 +40,23 @@ void tlk_chown_new(fuse_req_t req, int dirfd, const char *name)
 	}
 }
 
+/* Once a minute at most: the kernel holds more inodes than fds allow. */
+static void warn_out_of_fds(struct tlk_fs *fs, int err)
+{
+	static atomic_long last;
+	long now = (long)time(NULL);
+	long prev = atomic_load(&last);
+
+	if (now - prev < 60 ||
+	    !atomic_compare_exchange_strong(&last, &prev, now))
+		return;
+	tlk_err("out of file descriptors (%s) with %zu inodes in use: lookups "
+		"fail until the kernel forgets some; raise RLIMIT_NOFILE "
+		"(LimitNOFILE=) or lower the cache (echo 2 > "
+		"/proc/sys/vm/drop_caches)",
+		strerror(err), atomic_load(&fs->inodes.count));
+}
+
 int tlk_make_entry(fuse_req_t req, struct tlk_inode *parent, const char *name,
 		   struct fuse_entry_param *e)
 {
@@ -48,8 +67,11 @@ int tlk_make_entry(fuse_req_t req, struct tlk_inode *parent, const char *name,
 
 	memset(e, 0, sizeof(*e));
 	fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE)
+			warn_out_of_fds(fs, errno);
 		return -errno;
+	}
 	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) <
 	    0) {
 		int err = -errno;

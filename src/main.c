@@ -64,12 +64,29 @@ static void route_fuse_log(enum fuse_log_level level, const char *fmt,
 		 fmt, ap);
 }
 
-/* Many inodes mean many O_PATH fds: use what the hard limit allows. */
+/* Every inode the kernel holds is an O_PATH fd here: a registry's tag
+ * tree easily passes 20,000. Root may raise the hard limit up to the
+ * kernel's nr_open; anyone may raise the soft limit to the hard one. */
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
+	unsigned long nr_open = 0;
+	FILE *f;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	f = fopen("/proc/sys/fs/nr_open", "re");
+	if (f) {
+		if (fscanf(f, "%lu", &nr_open) != 1)
+			nr_open = 0;
+		fclose(f);
+	}
+	if (nr_open > rl.rlim_max) {
+		struct rlimit more = {.rlim_cur = nr_open, .rlim_max = nr_open};
+		if (setrlimit(RLIMIT_NOFILE, &more) == 0)
+			return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
