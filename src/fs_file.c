@@ -20,6 +20,8 @@
 #include "fs.h"
 #include "taglockfs/log.h"
 
+static void file_free(fuse_req_t req, fuse_ino_t ino, struct tlk_file *f);
+
 static bool opens_for_write(int flags)
 {
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
@@ -157,7 +159,7 @@ void tlk_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uintptr_t)f;
 	choose_io(req, inode, f, node.kind, fi);
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		tlk_op_release(req, ino, fi); /* interrupted: undo */
+		file_free(req, ino, f); /* interrupted: undo */
 }
 
 /* CREATE of a protected link that has no content yet: the handle writes
@@ -492,10 +494,9 @@ void tlk_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, ret < 0 ? errno : 0);
 }
 
-void tlk_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* The last close of a handle (or an open the kernel did not take). */
+static void file_free(fuse_req_t req, fuse_ino_t ino, struct tlk_file *f)
 {
-	struct tlk_file *f = tlk_file_of(fi);
-
 	if (f->passthrough)
 		tlk_passthrough_detach(req, tlk_inode_of(req, ino));
 	if (f->fd >= 0)
@@ -504,6 +505,11 @@ void tlk_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		settle_guarded(req, f->guard, true);
 	guarded_free(f->guard);
 	free(f);
+}
+
+void tlk_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	file_free(req, ino, tlk_file_of(fi));
 	fuse_reply_err(req, 0);
 }
 
