@@ -126,8 +126,9 @@ void tlk_proc_fd_path(int fd, char *buf, size_t len);
 /* fs_entry.c: reply with the entry for `name` in `parent` (after create). */
 int tlk_make_entry(fuse_req_t req, struct tlk_inode *parent, const char *name,
 		   struct fuse_entry_param *e);
-/* Timeouts for a node: 0 for the files the daemon inspects. */
-void tlk_entry_timeouts(struct tlk_fs *fs, enum tlk_kind kind,
+/* Kernel cache timeouts for the entry `name` (e->attr filled): 0 for
+ * link files, which another node may publish at any moment. */
+void tlk_entry_timeouts(struct tlk_fs *fs, const char *name,
 			struct fuse_entry_param *e);
 /* Give a new node the caller's ownership (the daemon runs as root). */
 void tlk_chown_new(fuse_req_t req, int dirfd, const char *name);

@@ -13,15 +13,16 @@
 #include "fs.h"
 #include "taglockfs/log.h"
 
-void tlk_entry_timeouts(struct tlk_fs *fs, enum tlk_kind kind,
+void tlk_entry_timeouts(struct tlk_fs *fs, const char *name,
 			struct fuse_entry_param *e)
 {
 	/* Links are read from storage every time: another node sharing the
-	 * backing directory may have published one a moment ago. */
-	double t = tlk_layout_is_inspected_file(kind) || kind == TLK_CURRENT ||
-			   kind == TLK_TAG_INDEX_DIG || kind == TLK_REV_DIG
-		       ? 0.0
-		       : fs->timeout;
+	 * backing directory may have published one a moment ago. Judged by
+	 * name alone ("link", "link.<id>.tmp"), which needs no look at where
+	 * the parent is; a few other files named so are simply not cached. */
+	bool link = !S_ISDIR(e->attr.st_mode) &&
+		    (strcmp(name, "link") == 0 || tlk_layout_is_link_tmp(name));
+	double t = link ? 0.0 : fs->timeout;
 
 	e->entry_timeout = t;
 	e->attr_timeout = t;
@@ -62,7 +63,6 @@ int tlk_make_entry(fuse_req_t req, struct tlk_inode *parent, const char *name,
 {
 	struct tlk_fs *fs = tlk_fs_of(req);
 	struct tlk_inode *inode;
-	struct tlk_node node;
 	int fd;
 
 	memset(e, 0, sizeof(*e));
@@ -82,8 +82,7 @@ int tlk_make_entry(fuse_req_t req, struct tlk_inode *parent, const char *name,
 	if (!inode)
 		return -ENOMEM;
 	e->ino = (uintptr_t)inode;
-	tlk_guard_child(fs, parent, name, &node);
-	tlk_entry_timeouts(fs, node.kind, e);
+	tlk_entry_timeouts(fs, name, e);
 	return 0;
 }
 

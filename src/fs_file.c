@@ -212,7 +212,7 @@ static void create_guarded(fuse_req_t req, struct tlk_inode *parent,
 		fuse_reply_err(req, ret < 0 ? -ret : ENOMEM);
 		return;
 	}
-	tlk_entry_timeouts(fs, TLK_CURRENT_LINK, &e);
+	tlk_entry_timeouts(fs, "link", &e);
 	fi->fh = (uintptr_t)f;
 	fi->direct_io = 1;
 	fuse_reply_create(req, &e, fi);

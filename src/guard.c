@@ -197,10 +197,10 @@ void tlk_guard_report(fuse_req_t req, pid_t pid, const struct tlk_facts *facts,
 			 tlk_reason_text(verdict.reason));
 	} else {
 		atomic_fetch_add(&fs->published, 1);
-		tlk_info("allowed %s of %s:%s (%s) by pid %d (%s): %s",
-			 tlk_op_name(facts->op), node->repo, node->tag,
-			 tlk_link_show(&facts->next), (int)pid, comm,
-			 tlk_reason_text(verdict.reason));
+		tlk_debug("allowed %s of %s:%s (%s) by pid %d (%s): %s",
+			  tlk_op_name(facts->op), node->repo, node->tag,
+			  tlk_link_show(&facts->next), (int)pid, comm,
+			  tlk_reason_text(verdict.reason));
 	}
 	if (fs->audit) {
 		struct tlk_audit_event ev = {
