@@ -26,12 +26,14 @@
 
 /* One backing inode the kernel knows. */
 struct tlk_inode {
-	atomic_int fd;	/* O_PATH|O_NOFOLLOW, owned; replaced at most once,
-			   when a pending link gets its name (see below) */
-	int old_fd;	/* the replaced fd, closed at the last forget;
-			   protected by the table stripe lock */
-	int backing_id; /* kernel passthrough id, valid while
-			   backing_refs > 0; protected by the stripe lock */
+	atomic_int fd;	  /* O_PATH|O_NOFOLLOW, owned; the number is fixed,
+			     the file behind it is swapped (dup3) once, when
+			     a pending link gets its name (see below) */
+	dev_t parent_dev; /* where it was last looked up (a hint for */
+	ino_t parent_ino; /* cache trimming; protected by the stripe */
+	char *name;	  /* lock): the parent and the name, owned */
+	int backing_id;	  /* kernel passthrough id, valid while
+			     backing_refs > 0; protected by the stripe lock */
 	unsigned backing_refs;
 	bool pending;		/* fd is an unnamed O_TMPFILE: the next lookup
 				   that finds this inode by name replaces fd;
@@ -67,6 +69,7 @@ struct tlk_fs {
 	pthread_mutex_t tag_locks[TLK_TAG_LOCKS]; /* per-tag decisions */
 	atomic_ulong refused;			  /* counters for stats */
 	atomic_ulong published;
+	struct fuse_session *se; /* set before serving */
 };
 
 /* A write handle on a protected current/link (see shadow.h). */
@@ -99,6 +102,14 @@ struct tlk_inode *tlk_inode_get_pending(struct tlk_inode_table *t, int fd,
 					const struct stat *st);
 void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
 		      uint64_t n);
+/* Remember where `ino` was found (for tlk_inodes_trim). */
+void tlk_inode_note_name(struct tlk_inode_table *t, struct tlk_inode *ino,
+			 struct tlk_inode *parent, const char *name);
+/* When the table holds more than `high` inodes, ask the kernel to drop up
+ * to `count - low` cached entries (files first) so that it forgets them and
+ * their fds close. Call from a thread that serves no request. */
+void tlk_inodes_trim(struct tlk_inode_table *t, struct fuse_session *se,
+		     struct tlk_inode *root, size_t high, size_t low);
 /* The lock that guards an inode's passthrough fields. */
 pthread_mutex_t *tlk_inode_lock(struct tlk_inode_table *t,
 				struct tlk_inode *ino);
@@ -237,6 +248,10 @@ void tlk_passthrough_want(struct tlk_fs *fs, struct fuse_conn_info *conn);
 bool tlk_passthrough_attach(fuse_req_t req, struct tlk_inode *inode, int fd,
 			    struct fuse_file_info *fi);
 void tlk_passthrough_detach(fuse_req_t req, struct tlk_inode *inode);
+
+/* trim.c: the thread that keeps inodes within the descriptor limit. */
+void tlk_trimmer_start(struct tlk_fs *fs);
+void tlk_trimmer_stop(void);
 
 extern const struct fuse_lowlevel_ops tlk_fs_ops;
 

@@ -82,6 +82,7 @@ int tlk_make_entry(fuse_req_t req, struct tlk_inode *parent, const char *name,
 	if (!inode)
 		return -ENOMEM;
 	e->ino = (uintptr_t)inode;
+	tlk_inode_note_name(&fs->inodes, inode, parent, name);
 	tlk_entry_timeouts(fs, name, e);
 	return 0;
 }

@@ -6,7 +6,9 @@
  * locks, so lookups of different inodes rarely contend.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -48,8 +50,7 @@ void tlk_inodes_destroy(struct tlk_inode_table *t)
 		for (; n; n = next) {
 			next = n->next;
 			close(n->fd);
-			if (n->old_fd >= 0)
-				close(n->old_fd);
+			free(n->name);
 			free(n);
 		}
 	}
@@ -59,18 +60,16 @@ void tlk_inodes_destroy(struct tlk_inode_table *t)
 		pthread_mutex_destroy(&t->stripes[i]);
 }
 
-/* A known inode found again by name: count it; a pending link file
- * takes the named fd, so its path shows where it now lives. Called with
- * the stripe lock held; returns whether `fd` was kept. */
-static bool found_again(struct tlk_inode *n, int fd, bool pending)
+/* A known inode found again by name: count it. A pending link file takes
+ * the named fd, so its path shows where it now lives: dup3 puts it under
+ * the same descriptor number, atomically for any thread using it (both
+ * name the same inode). Called with the stripe lock held. */
+static void found_again(struct tlk_inode *n, int fd, bool pending)
 {
 	n->nlookup++;
-	if (!n->pending || pending)
-		return false;
-	n->old_fd = n->fd;
-	n->fd = fd;
-	n->pending = false;
-	return true;
+	if (n->pending && !pending && dup3(fd, n->fd, O_CLOEXEC) >= 0)
+		n->pending = false;
+	close(fd);
 }
 
 static struct tlk_inode *find(struct tlk_inode_table *t, size_t b,
@@ -92,20 +91,17 @@ static struct tlk_inode *find_or_insert(struct tlk_inode_table *t, size_t b,
 {
 	pthread_mutex_t *lock = stripe_of(t, b);
 	struct tlk_inode *n;
-	bool kept = false;
 
 	pthread_mutex_lock(lock);
 	n = find(t, b, st);
 	if (n) {
-		kept = found_again(n, fd, pending);
+		found_again(n, fd, pending);
 	} else if (fresh) {
 		fresh->next = t->buckets[b];
 		t->buckets[b] = fresh;
 		atomic_fetch_add(&t->count, 1);
 	}
 	pthread_mutex_unlock(lock);
-	if (n && !kept)
-		close(fd);
 	return n ? n : fresh;
 }
 
@@ -125,7 +121,6 @@ static struct tlk_inode *inode_get(struct tlk_inode_table *t, int fd,
 		return NULL;
 	}
 	fresh->fd = fd;
-	fresh->old_fd = -1;
 	fresh->pending = pending;
 	fresh->dev = st->st_dev;
 	fresh->ino = st->st_ino;
@@ -171,8 +166,7 @@ void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
 	atomic_fetch_sub(&t->count, 1);
 	pthread_mutex_unlock(lock);
 	close(ino->fd);
-	if (ino->old_fd >= 0)
-		close(ino->old_fd);
+	free(ino->name);
 	free(ino);
 }
 
@@ -180,4 +174,103 @@ pthread_mutex_t *tlk_inode_lock(struct tlk_inode_table *t,
 				struct tlk_inode *ino)
 {
 	return stripe_of(t, bucket_of(t, ino->dev, ino->ino));
+}
+
+void tlk_inode_note_name(struct tlk_inode_table *t, struct tlk_inode *ino,
+			 struct tlk_inode *parent, const char *name)
+{
+	pthread_mutex_t *lock = tlk_inode_lock(t, ino);
+	char *copy = NULL;
+
+	pthread_mutex_lock(lock);
+	if (ino->name && ino->parent_ino == parent->ino &&
+	    ino->parent_dev == parent->dev && strcmp(ino->name, name) == 0) {
+		pthread_mutex_unlock(lock);
+		return;
+	}
+	pthread_mutex_unlock(lock);
+	copy = strdup(name);
+	pthread_mutex_lock(lock);
+	if (copy) {
+		free(ino->name);
+		ino->name = copy;
+		ino->parent_dev = parent->dev;
+		ino->parent_ino = parent->ino;
+	}
+	pthread_mutex_unlock(lock);
+}
+
+struct trim_entry {
+	dev_t parent_dev;
+	ino_t parent_ino;
+	char *name;
+};
+
+/* Copy up to `max` (parent, name) pairs of one type class out of the
+ * table: non-directories first pass, directories second. */
+static size_t collect(struct tlk_inode_table *t, struct tlk_inode *root,
+		      struct trim_entry *out, size_t max, bool dirs)
+{
+	size_t b, n = 0;
+
+	for (b = 0; b < t->nbuckets && n < max; b++) {
+		pthread_mutex_t *lock = stripe_of(t, b);
+		struct tlk_inode *i;
+
+		pthread_mutex_lock(lock);
+		for (i = t->buckets[b]; i && n < max; i = i->next) {
+			if (!i->name || (i->type == S_IFDIR) != dirs)
+				continue;
+			out[n].name = strdup(i->name);
+			if (!out[n].name)
+				continue;
+			out[n].parent_dev = i->parent_dev;
+			out[n].parent_ino = i->parent_ino;
+			n++;
+		}
+		pthread_mutex_unlock(lock);
+	}
+	return n;
+}
+
+/* The node id of a directory the kernel still holds, or 0. */
+static fuse_ino_t parent_id(struct tlk_inode_table *t, struct tlk_inode *root,
+			    dev_t dev, ino_t ino)
+{
+	struct stat key = {.st_dev = dev, .st_ino = ino};
+	size_t b = bucket_of(t, dev, ino);
+	struct tlk_inode *n;
+
+	if (dev == root->dev && ino == root->ino)
+		return FUSE_ROOT_ID;
+	pthread_mutex_lock(stripe_of(t, b));
+	n = find(t, b, &key);
+	pthread_mutex_unlock(stripe_of(t, b));
+	return n && n->type == S_IFDIR ? (uintptr_t)n : 0;
+}
+
+void tlk_inodes_trim(struct tlk_inode_table *t, struct fuse_session *se,
+		     struct tlk_inode *root, size_t high, size_t low)
+{
+	size_t count = atomic_load(&t->count), want, n, k;
+	struct trim_entry *list;
+
+	if (count <= high || low >= count)
+		return;
+	want = count - low;
+	list = calloc(want, sizeof(*list));
+	if (!list)
+		return;
+	n = collect(t, root, list, want, false);
+	if (n < want)
+		n += collect(t, root, list + n, want - n, true);
+	for (k = 0; k < n; k++) {
+		fuse_ino_t parent =
+		    parent_id(t, root, list[k].parent_dev, list[k].parent_ino);
+		if (parent)
+			fuse_lowlevel_notify_inval_entry(
+			    se, parent, list[k].name, strlen(list[k].name));
+		free(list[k].name);
+	}
+	free(list);
 }

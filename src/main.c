@@ -108,7 +108,6 @@ static int open_backing(struct tlk_fs *fs, const char *dir)
 	fs->root.ino = st.st_ino;
 	fs->root.type = S_IFDIR;
 	fs->root.nlookup = 2;
-	fs->root.old_fd = -1;
 	tlk_proc_fd_path(fs->root.fd, proc, sizeof(proc));
 	n = readlink(proc, fs->root_path, sizeof(fs->root_path) - 1);
 	if (n <= 0) {
@@ -203,6 +202,8 @@ static int serve(struct tlk_fs *fs, struct tlk_options *o)
 	if (tlk_live_policy_watch(fs->policy) < 0)
 		tlk_warn("policy watcher not running: changes apply on the "
 			 "next operation only");
+	fs->se = se;
+	tlk_trimmer_start(fs);
 	tlk_notice("serving %s on %s", fs->root_path, o->mountpoint);
 	if (o->singlethread) {
 		ret = fuse_session_loop(se);
@@ -214,6 +215,7 @@ static int serve(struct tlk_fs *fs, struct tlk_options *o)
 		ret = fuse_session_loop_mt(se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
+	tlk_trimmer_stop();
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
