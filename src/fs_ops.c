@@ -22,6 +22,10 @@ static void tlk_op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 	/* Never the writeback cache: writes to links must reach us. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+#ifdef FUSE_CAP_DIRECT_IO_ALLOW_MMAP
+	/* Nor shared mappings of direct-I/O (inspected) files. */
+	conn->want &= ~FUSE_CAP_DIRECT_IO_ALLOW_MMAP;
+#endif
 	tlk_passthrough_want(fs, conn);
 }
 
