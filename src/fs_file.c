@@ -39,14 +39,17 @@ static struct tlk_file *file_new(int fd, struct tlk_guarded *guard)
 	return f;
 }
 
-/* Direct I/O for files the daemon inspects; kernel passthrough, where the
- * build and the kernel have it, for every other regular file. */
+/* Direct I/O for files the daemon inspects; the page cache kept across
+ * opens for blob data; kernel passthrough, where the build and the kernel
+ * have it, for every other regular file. */
 static void choose_io(fuse_req_t req, struct tlk_inode *inode,
 		      struct tlk_file *f, enum tlk_kind kind,
 		      struct fuse_file_info *fi)
 {
 	fi->direct_io = f->guard || tlk_layout_is_inspected_file(kind);
-	fi->keep_cache = 0;
+	/* Blob data is content-addressed: what is cached is still right. */
+	fi->keep_cache = tlk_layout_is_blob_data(kind) &&
+			 (fi->flags & O_ACCMODE) == O_RDONLY;
 	if (!fi->direct_io && f->fd >= 0 && S_ISREG(inode->type))
 		f->passthrough = tlk_passthrough_attach(req, inode, f->fd, fi);
 }

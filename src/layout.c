@@ -37,6 +37,11 @@ static const char *const kind_names[TLK_KIND_COUNT] = {
     [TLK_REV_ALG] = "rev_alg",
     [TLK_REV_DIG] = "rev_dig",
     [TLK_REV_LINK] = "rev_link",
+    [TLK_BLOBS] = "blobs",
+    [TLK_BLOB_ALG] = "blob_alg",
+    [TLK_BLOB_PREFIX] = "blob_prefix",
+    [TLK_BLOB_DIG] = "blob_dig",
+    [TLK_BLOB_DATA] = "blob_data",
 };
 
 /* The component (s, n) is exactly the literal `lit`. */
@@ -214,6 +219,25 @@ static enum tlk_kind digest_dir(struct tlk_node *out, const char *s, size_t n,
 	return kind;
 }
 
+/* blobs/sha256/<2 hex>: the prefix is kept in hex until the digest. */
+static enum tlk_kind blob_prefix(struct tlk_node *out, const char *s, size_t n)
+{
+	if (n != 2 || !is_lower_hex(s[0]) || !is_lower_hex(s[1]))
+		return TLK_OTHER;
+	memcpy(out->hex, s, 2);
+	out->hex[2] = '\0';
+	return TLK_BLOB_PREFIX;
+}
+
+static enum tlk_kind blob_digest(struct tlk_node *out, const char *s, size_t n)
+{
+	if (!valid_hex_n(s, n) || memcmp(out->hex, s, 2) != 0)
+		return TLK_OTHER;
+	memcpy(out->hex, s, n);
+	out->hex[n] = '\0';
+	return TLK_BLOB_DIG;
+}
+
 static enum tlk_kind current_child(const char *s, size_t n)
 {
 	if (name_is(s, n, "link"))
@@ -230,13 +254,20 @@ static enum tlk_kind fixed_step(enum tlk_kind parent, const char *s, size_t n)
 	case TLK_ROOT:
 		if (name_is(s, n, "docker"))
 			return TLK_DOCKER;
+		/* a mount at docker/registry/v2 */
+		__attribute__((fallthrough));
+	case TLK_V2:
+		if (name_is(s, n, "blobs"))
+			return TLK_BLOBS;
 		return name_is(s, n, "repositories") ? TLK_REPOS : TLK_OTHER;
+	case TLK_BLOBS:
+		return name_is(s, n, "sha256") ? TLK_BLOB_ALG : TLK_OTHER;
+	case TLK_BLOB_DIG:
+		return name_is(s, n, "data") ? TLK_BLOB_DATA : TLK_OTHER;
 	case TLK_DOCKER:
 		return name_is(s, n, "registry") ? TLK_REGISTRY : TLK_OTHER;
 	case TLK_REGISTRY:
 		return name_is(s, n, "v2") ? TLK_V2 : TLK_OTHER;
-	case TLK_V2:
-		return name_is(s, n, "repositories") ? TLK_REPOS : TLK_OTHER;
 	case TLK_MANIFESTS:
 		if (name_is(s, n, "tags"))
 			return TLK_TAGS;
@@ -293,6 +324,12 @@ static void classify(const struct tlk_node *parent, const char *s, size_t n,
 		break;
 	case TLK_REV_ALG:
 		k = digest_dir(out, s, n, TLK_REV_DIG);
+		break;
+	case TLK_BLOB_ALG:
+		k = blob_prefix(out, s, n);
+		break;
+	case TLK_BLOB_PREFIX:
+		k = blob_digest(out, s, n);
 		break;
 	default:
 		k = fixed_step(pk, s, n);
@@ -407,4 +444,9 @@ const char *tlk_layout_kind_name(enum tlk_kind kind)
 	if ((unsigned)kind >= TLK_KIND_COUNT)
 		return "invalid";
 	return kind_names[kind];
+}
+
+bool tlk_layout_is_blob_data(enum tlk_kind kind)
+{
+	return kind == TLK_BLOB_DATA;
 }

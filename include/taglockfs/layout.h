@@ -54,6 +54,12 @@ enum tlk_kind {
 	TLK_REV_ALG,	    /* revisions/sha256/ */
 	TLK_REV_DIG,	    /* revisions/sha256/<hex>/ */
 	TLK_REV_LINK,	    /* revisions/sha256/<hex>/link */
+	TLK_BLOBS,	    /* .../v2/blobs/ */
+	TLK_BLOB_ALG,	    /* blobs/sha256/ */
+	TLK_BLOB_PREFIX,    /* blobs/sha256/<2 hex>/ */
+	TLK_BLOB_DIG,	    /* blobs/sha256/<2 hex>/<hex>/ (same first 2 hex) */
+	TLK_BLOB_DATA, /* blobs/sha256/<2 hex>/<hex>/data: content-addressed,
+			  never rewritten in place */
 	TLK_KIND_COUNT
 };
 
@@ -95,6 +101,10 @@ bool tlk_layout_is_structural_dir(enum tlk_kind kind);
 /* True for the kinds whose files the daemon inspects (opened with direct
  * I/O): everything inside current/, index links and revision links. */
 bool tlk_layout_is_inspected_file(enum tlk_kind kind);
+
+/* Content-addressed blob data: its bytes are its name, so the kernel may
+ * keep it cached across opens. */
+bool tlk_layout_is_blob_data(enum tlk_kind kind);
 
 /* A short stable name for logs and tests ("current_link", ...). */
 const char *tlk_layout_kind_name(enum tlk_kind kind);

@@ -96,8 +96,18 @@ static const struct row rows[] = {
 	{"docker/registry/V2", TLK_OTHER, "", "", ""},
 	{"docker/registry/v3", TLK_OTHER, "", "", ""},
 	{V2 "Repositories", TLK_OTHER, "", "", ""},
-	{V2 "blobs", TLK_OTHER, "", "", ""},
-	{V2 "blobs/sha256/01/" H "/data", TLK_OTHER, "", "", ""},
+	{V2 "blobs", TLK_BLOBS, "", "", ""},
+	{V2 "blobs/sha256", TLK_BLOB_ALG, "", "", ""},
+	{V2 "blobs/sha256/01", TLK_BLOB_PREFIX, "", "", "01"},
+	{V2 "blobs/sha256/01/" H, TLK_BLOB_DIG, "", "", H},
+	{V2 "blobs/sha256/01/" H "/data", TLK_BLOB_DATA, "", "", H},
+	{"blobs/sha256/01/" H "/data", TLK_BLOB_DATA, "", "", H},
+	/* the prefix directory must be the digest's first two hex digits */
+	{V2 "blobs/sha256/02/" H "/data", TLK_OTHER, "", "", ""},
+	{V2 "blobs/sha256/0/" H, TLK_OTHER, "", "", ""},
+	{V2 "blobs/sha256/0A", TLK_OTHER, "", "", ""},
+	{V2 "blobs/sha256/01/" H "/datax", TLK_OTHER, "", "", ""},
+	{V2 "blobs/sha512", TLK_OTHER, "", "", ""},
 	{LIB "_layers", TLK_OTHER, "", "", ""},
 	{LIB "_layers/sha256/" H "/link", TLK_OTHER, "", "", ""},
 	{LIB "_uploads/u/data", TLK_OTHER, "", "", ""},
@@ -295,7 +305,7 @@ static void test_child_separate_out(void **state)
 /* One node of every kind, for the per-kind checks below. */
 /* clang-format off */
 static const char *const kind_paths[TLK_KIND_COUNT] = {
-	[TLK_OTHER] = V2 "blobs",
+	[TLK_OTHER] = V2 "blobz",
 	[TLK_ROOT] = "",
 	[TLK_DOCKER] = "docker",
 	[TLK_REGISTRY] = "docker/registry",
@@ -317,6 +327,11 @@ static const char *const kind_paths[TLK_KIND_COUNT] = {
 	[TLK_REV_ALG] = REV "sha256",
 	[TLK_REV_DIG] = REV "sha256/" H,
 	[TLK_REV_LINK] = REV "sha256/" H "/link",
+	[TLK_BLOBS] = V2 "blobs",
+	[TLK_BLOB_ALG] = V2 "blobs/sha256",
+	[TLK_BLOB_PREFIX] = V2 "blobs/sha256/01",
+	[TLK_BLOB_DIG] = V2 "blobs/sha256/01/" H,
+	[TLK_BLOB_DATA] = V2 "blobs/sha256/01/" H "/data",
 };
 /* clang-format on */
 
@@ -565,6 +580,11 @@ static const struct kind_case kinds[TLK_KIND_COUNT] = {
 	{TLK_REV_ALG, "rev_alg", true, false},
 	{TLK_REV_DIG, "rev_dig", true, false},
 	{TLK_REV_LINK, "rev_link", false, true},
+	{TLK_BLOBS, "blobs", false, false},
+	{TLK_BLOB_ALG, "blob_alg", false, false},
+	{TLK_BLOB_PREFIX, "blob_prefix", false, false},
+	{TLK_BLOB_DIG, "blob_dig", false, false},
+	{TLK_BLOB_DATA, "blob_data", false, false},
 };
 /* clang-format on */
 
@@ -582,6 +602,9 @@ static void test_kind_predicates_and_names(void **state)
 			fail();
 		}
 	}
+	for (int i = 0; i < TLK_KIND_COUNT; i++)
+		assert_int_equal(tlk_layout_is_blob_data((enum tlk_kind)i),
+				 i == TLK_BLOB_DATA);
 	assert_non_null(tlk_layout_kind_name(TLK_KIND_COUNT));
 	assert_non_null(tlk_layout_kind_name((enum tlk_kind) - 1));
 	assert_false(tlk_layout_is_structural_dir(TLK_KIND_COUNT));
