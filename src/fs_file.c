@@ -47,11 +47,14 @@ static void choose_io(fuse_req_t req, struct tlk_inode *inode,
 		      struct fuse_file_info *fi)
 {
 	fi->direct_io = f->guard || tlk_layout_is_inspected_file(kind);
-	/* Blob data is content-addressed: what is cached is still right. */
-	fi->keep_cache = tlk_layout_is_blob_data(kind) &&
-			 (fi->flags & O_ACCMODE) == O_RDONLY;
+	fi->keep_cache = 0;
 	if (!fi->direct_io && f->fd >= 0 && S_ISREG(inode->type))
 		f->passthrough = tlk_passthrough_attach(req, inode, f->fd, fi);
+	/* Blob data is content-addressed: what is cached is still right.
+	 * (Passthrough bypasses the page cache; the kernel refuses both.) */
+	if (!f->passthrough && tlk_layout_is_blob_data(kind) &&
+	    (fi->flags & O_ACCMODE) == O_RDONLY)
+		fi->keep_cache = 1;
 }
 
 static void guarded_free(struct tlk_guarded *g)
