@@ -17,6 +17,22 @@
 
 #define LINK_NAME "link"
 
+/* Temporary names must not collide between nodes sharing the storage
+ * (every container's daemon may be pid 1): host, pid and a counter. */
+static atomic_uint counter;
+
+static unsigned long host_id(void)
+{
+	char host[256] = "";
+	unsigned long h = 5381;
+	const char *p;
+
+	gethostname(host, sizeof(host) - 1);
+	for (p = host; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	return h & 0xffffffffUL;
+}
+
 int tlk_link_read_fd(int fd, struct tlk_link *out, char *raw, size_t cap,
 		     size_t *raw_len)
 {
@@ -72,7 +88,6 @@ int tlk_link_read(int dirfd, const char *name, struct tlk_link *out, char *raw,
 
 int tlk_pending_create(int dirfd, unsigned mode, struct tlk_pending_link *out)
 {
-	static atomic_uint counter;
 	int n;
 
 	out->name[0] = '\0';
@@ -81,8 +96,9 @@ int tlk_pending_create(int dirfd, unsigned mode, struct tlk_pending_link *out)
 		return 0;
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
 		return -errno;
-	n = snprintf(out->name, sizeof(out->name), "link.taglockfs-%d-%u.tmp",
-		     (int)getpid(), atomic_fetch_add(&counter, 1));
+	n = snprintf(out->name, sizeof(out->name),
+		     "link.taglockfs-%08lx-%d-%u.tmp", host_id(), (int)getpid(),
+		     atomic_fetch_add(&counter, 1));
 	if (n < 0 || (size_t)n >= sizeof(out->name))
 		return -ENAMETOOLONG;
 	out->fd =
@@ -162,7 +178,8 @@ static int replace_empty(int dirfd, struct tlk_pending_link *pending)
 			   ? -errno
 			   : 0;
 	n = snprintf(named.name, sizeof(named.name),
-		     "link.taglockfs-%d-fill.tmp", (int)getpid());
+		     "link.taglockfs-%08lx-%d-%u.tmp", host_id(), (int)getpid(),
+		     atomic_fetch_add(&counter, 1));
 	if (n < 0 || (size_t)n >= sizeof(named.name))
 		return -ENAMETOOLONG;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pending->fd);
@@ -232,62 +249,6 @@ int tlk_link_commit(int dirfd, struct tlk_pending_link *pending,
 		}
 		if (ret != -EAGAIN)
 			return ret;
-	}
-	return -EAGAIN;
-}
-
-/* renameat2(RENAME_NOREPLACE), or link + unlink where the filesystem has
- * no such flag (NFS): both fail with EEXIST when the target exists. */
-static int rename_noreplace(int srcdirfd, const char *srcname, int dstdirfd)
-{
-	if (renameat2(srcdirfd, srcname, dstdirfd, LINK_NAME,
-		      RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-		return -errno;
-	if (linkat(srcdirfd, srcname, dstdirfd, LINK_NAME, 0) < 0)
-		return -errno;
-	unlinkat(srcdirfd, srcname, 0);
-	return 0;
-}
-
-int tlk_link_commit_rename(int srcdirfd, const char *srcname, int dstdirfd,
-			   const struct tlk_link *content,
-			   enum tlk_commit_result *result,
-			   struct tlk_link *found)
-{
-	int ret, tries;
-
-	for (tries = 0; tries < 8; tries++) {
-		ret = rename_noreplace(srcdirfd, srcname, dstdirfd);
-		if (ret == 0) {
-			sync_dir(dstdirfd);
-			*result = TLK_COMMIT_CREATED;
-			*found = *content;
-			return 0;
-		}
-		if (ret != -EEXIST)
-			return ret;
-		ret = settle_existing(dstdirfd, content, result, found);
-		if (ret == -EAGAIN)
-			continue;
-		if (ret == 0 && *result == TLK_COMMIT_IDENTICAL) {
-			/* Same bytes: the link keeps its inode, so readers
-			 * and writers that hold it never see it go away. */
-			return unlinkat(srcdirfd, srcname, 0) < 0 ? -errno : 0;
-		}
-		if (ret == -ENODATA) {
-			/* An empty leftover: an atomic replace keeps the
-			 * name readable at every instant. */
-			if (renameat(srcdirfd, srcname, dstdirfd, LINK_NAME) <
-			    0)
-				return -errno;
-			sync_dir(dstdirfd);
-			*result = TLK_COMMIT_CREATED;
-			*found = *content;
-			return 0;
-		}
-		return ret;
 	}
 	return -EAGAIN;
 }

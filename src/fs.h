@@ -26,9 +26,13 @@
 
 /* One backing inode the kernel knows. */
 struct tlk_inode {
-	atomic_int fd;	  /* O_PATH|O_NOFOLLOW, owned; the number is fixed,
-			     the file behind it is swapped (dup3) once, when
-			     a pending link gets its name (see below) */
+	atomic_int fd; /* O_PATH|O_NOFOLLOW, owned; the number is fixed,
+			  the file behind it is swapped (dup3) once, when
+			  a pending link gets its name (see below) */
+	struct tlk_node *link_node; /* a link this daemon created (pending):
+				       judged as that link whatever /proc
+				       shows; owned, immutable after insert */
+	int link_dirfd;		    /* with link_node: its directory, owned */
 	dev_t parent_dev; /* where it was last looked up (a hint for */
 	ino_t parent_ino; /* cache trimming; protected by the stripe */
 	char *name;	  /* lock): the parent and the name, owned */
@@ -97,9 +101,11 @@ void tlk_inodes_destroy(struct tlk_inode_table *t);
  * table's node with nlookup raised by one (fd closed if it was known). */
 struct tlk_inode *tlk_inode_get(struct tlk_inode_table *t, int fd,
 				const struct stat *st);
-/* The same for a pending (unnamed) link file. */
+/* The same for a pending (unnamed) link file that will become `node`
+ * (copied) in directory `dirfd` (owned by the inode on success). */
 struct tlk_inode *tlk_inode_get_pending(struct tlk_inode_table *t, int fd,
-					const struct stat *st);
+					const struct stat *st,
+					const struct tlk_node *node, int dirfd);
 void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
 		      uint64_t n);
 /* Remember where `ino` was found (for tlk_inodes_trim). */
@@ -148,6 +154,14 @@ void tlk_chown_new(fuse_req_t req, int dirfd, const char *name);
  * _truncate perform the operation (under the tag's lock where it matters)
  * and return its result; _mkdir, _create_in, _link and _symlink only
  * decide: 0 to go ahead, -errno to refuse. */
+/* Classify an inode: a link this daemon created is that link; anything
+ * else as tlk_guard_node_of_fd. */
+void tlk_guard_node_of_inode(struct tlk_fs *fs, struct tlk_inode *inode,
+			     struct tlk_node *out, char *dir, size_t dirlen);
+/* O_PATH fd of the directory of a guarded file: from `dir`, or the
+ * directory a created link remembers. -errno on failure. */
+int tlk_guard_inode_dir(struct tlk_fs *fs, struct tlk_inode *inode,
+			const char *dir);
 /* Classify the file behind a backing fd by where it is now; `dir` (may be
  * NULL) receives its directory relative to the backing root, from the
  * same look, so a later rename or unlink cannot make the two disagree. */
@@ -161,7 +175,7 @@ void tlk_guard_child(struct tlk_fs *fs, struct tlk_inode *parent,
 bool tlk_guard_aliased_link(int fd, struct tlk_node *node);
 /* Must writes to the file `fd`, classified as *node, be guarded? May
  * rewrite *node (aliased links). */
-bool tlk_guard_write_protected(struct tlk_fs *fs, int fd,
+bool tlk_guard_write_protected(struct tlk_fs *fs, int fd, const char *dir,
 			       struct tlk_node *node);
 /* O_PATH fd of `dir` (relative to the backing root), or -errno. */
 int tlk_guard_open_dir(struct tlk_fs *fs, const char *dir);

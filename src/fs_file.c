@@ -20,7 +20,8 @@
 #include "fs.h"
 #include "taglockfs/log.h"
 
-static void file_free(fuse_req_t req, fuse_ino_t ino, struct tlk_file *f);
+static void file_drop(struct tlk_fs *fs, struct tlk_inode *inode,
+		      struct tlk_file *f);
 
 static bool opens_for_write(int flags)
 {
@@ -135,10 +136,10 @@ void tlk_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	char proc[64], dir[PATH_MAX];
 	int fd = -1, ret;
 
-	tlk_guard_node_of_fd(fs, inode->fd, &node, dir, sizeof(dir));
+	tlk_guard_node_of_inode(fs, inode, &node, dir, sizeof(dir));
 	if (opens_for_write(fi->flags) &&
-	    tlk_guard_write_protected(fs, inode->fd, &node)) {
-		ret = tlk_guard_open_dir(fs, dir);
+	    tlk_guard_write_protected(fs, inode->fd, dir, &node)) {
+		ret = tlk_guard_inode_dir(fs, inode, dir);
 		if (ret >= 0)
 			ret = open_guarded(inode, &node, ret, fi->flags,
 					   fuse_req_ctx(req)->pid, &guard);
@@ -165,7 +166,7 @@ void tlk_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uintptr_t)f;
 	choose_io(req, inode, f, node.kind, fi);
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		file_free(req, ino, f); /* interrupted: undo */
+		file_drop(fs, inode, f); /* interrupted: undo, req is gone */
 }
 
 /* CREATE of a protected link that has no content yet: the handle writes
@@ -204,8 +205,14 @@ static void create_guarded(fuse_req_t req, struct tlk_inode *parent,
 		if (ret == 0 && fstat(pfd, &e.attr) < 0)
 			ret = -errno;
 		if (ret == 0) {
+			int ldfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
 			struct tlk_inode *n =
-			    tlk_inode_get_pending(&fs->inodes, pfd, &e.attr);
+			    ldfd < 0
+				? NULL
+				: tlk_inode_get_pending(&fs->inodes, pfd,
+							&e.attr, node, ldfd);
+			if (ldfd < 0)
+				close(pfd);
 			ret = n ? 0 : -ENOMEM;
 			e.ino = (uintptr_t)n;
 		} else if (pfd >= 0) {
@@ -294,7 +301,8 @@ void tlk_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	fd = openat(dir->fd, name, (fi->flags | O_CREAT) & ~O_NOFOLLOW, mode);
+	/* Never through a symlink that appeared since the kernel's lookup. */
+	fd = openat(dir->fd, name, fi->flags | O_CREAT | O_NOFOLLOW, mode);
 	if (fd < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -448,9 +456,15 @@ static int settle_guarded(fuse_req_t req, struct tlk_guarded *g, bool final)
 	int ret = 0;
 
 	pthread_mutex_lock(&g->lock);
+	/* fsync and close ask for the link as it stands: a digest still
+	 * being written cannot be made durable, so it is an error here too
+	 * (the last release reports it). */
 	st = tlk_shadow_state(&g->shadow, true);
 	switch (st) {
 	case TLK_SHADOW_UNCHANGED:
+		ret = g->shadow.failed ? -EPERM : 0;
+		break;
+	case TLK_SHADOW_PARTIAL: /* still being written: nothing to say */
 		ret = g->shadow.failed ? -EPERM : 0;
 		break;
 	case TLK_SHADOW_PUBLISH:
@@ -458,7 +472,6 @@ static int settle_guarded(fuse_req_t req, struct tlk_guarded *g, bool final)
 		break;
 	case TLK_SHADOW_MALFORMED:
 	case TLK_SHADOW_CHANGED:
-	case TLK_SHADOW_PARTIAL:
 	default:
 		ret = st == TLK_SHADOW_MALFORMED ? -EINVAL : -EPERM;
 		if (final && !g->shadow.failed)
@@ -500,7 +513,19 @@ void tlk_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, ret < 0 ? errno : 0);
 }
 
-/* The last close of a handle (or an open the kernel did not take). */
+/* Undo an open whose reply failed: the request is gone, so nothing is
+ * reported and a passthrough id stays with the inode until its release. */
+static void file_drop(struct tlk_fs *fs, struct tlk_inode *inode,
+		      struct tlk_file *f)
+{
+	(void)fs, (void)inode;
+	if (f->fd >= 0)
+		close(f->fd);
+	guarded_free(f->guard);
+	free(f);
+}
+
+/* The last close of a handle. */
 static void file_free(fuse_req_t req, fuse_ino_t ino, struct tlk_file *f)
 {
 	if (f->passthrough)

@@ -98,6 +98,29 @@ bool tlk_guard_aliased_link(int fd, struct tlk_node *node)
 	return true;
 }
 
+void tlk_guard_node_of_inode(struct tlk_fs *fs, struct tlk_inode *inode,
+			     struct tlk_node *out, char *dir, size_t dirlen)
+{
+	if (inode->link_node) {
+		*out = *inode->link_node;
+		if (dir && dirlen)
+			dir[0] = '\0';
+		return;
+	}
+	tlk_guard_node_of_fd(fs, inode->fd, out, dir, dirlen);
+}
+
+int tlk_guard_inode_dir(struct tlk_fs *fs, struct tlk_inode *inode,
+			const char *dir)
+{
+	int dfd;
+
+	if (!inode->link_node)
+		return tlk_guard_open_dir(fs, dir);
+	dfd = fcntl(inode->link_dirfd, F_DUPFD_CLOEXEC, 0);
+	return dfd < 0 ? -errno : dfd;
+}
+
 int tlk_guard_open_dir(struct tlk_fs *fs, const char *dir)
 {
 	/* Relative to the backing root: never through our own mount. */
@@ -147,10 +170,37 @@ bool tlk_guard_protected(struct tlk_fs *fs, const struct tlk_node *node,
 	return prot;
 }
 
-bool tlk_guard_write_protected(struct tlk_fs *fs, int fd, struct tlk_node *node)
+static bool holds_protected(struct tlk_fs *fs, int fd,
+			    const struct tlk_node *node, int depth);
+
+/* Rule 5: the revision link of a manifest a protected tag points to. */
+static bool revision_in_use(struct tlk_fs *fs, int dirfd,
+			    const struct tlk_node *link)
 {
+	struct tlk_node dir = *link;
+	bool pd = false;
+
+	tlk_guard_protected(fs, link, &pd);
+	dir.kind = TLK_REV_DIG;
+	return pd && holds_protected(fs, dirfd, &dir, 0);
+}
+
+bool tlk_guard_write_protected(struct tlk_fs *fs, int fd, const char *dir,
+			       struct tlk_node *node)
+{
+	bool in_use;
+	int dfd;
+
 	if (node->kind == TLK_CURRENT_LINK)
 		return tlk_guard_protected(fs, node, NULL);
+	if (node->kind == TLK_REV_LINK && dir && *dir) {
+		dfd = tlk_guard_open_dir(fs, dir);
+		if (dfd < 0)
+			return true; /* cannot tell: judge it protected */
+		in_use = revision_in_use(fs, dfd, node);
+		close(dfd);
+		return in_use;
+	}
 	return tlk_guard_aliased_link(fd, node);
 }
 
@@ -508,16 +558,41 @@ int tlk_guard_mkdir(fuse_req_t req, struct tlk_inode *parent, const char *name)
 	return check_alias(req, &node, TLK_OP_SYMLINK);
 }
 
+/* A symlink standing for a repository, tag or link directory would let
+ * the registry follow it out of the protected tree: none may be made while
+ * the policy protects anything. */
+static int check_structural_symlink(fuse_req_t req, const struct tlk_node *node)
+{
+	struct tlk_fs *fs = tlk_fs_of(req);
+	struct tlk_facts facts = {.op = TLK_OP_SYMLINK, .tag_protected = true};
+	struct tlk_policy_hold hold;
+	size_t immutable;
+
+	if (node->kind < TLK_REPO_DIR ||
+	    !tlk_layout_is_structural_dir(node->kind))
+		return 0;
+	tlk_live_policy_acquire(fs->policy, &hold);
+	immutable = tlk_policy_immutable_count(hold.policy);
+	tlk_live_policy_release(&hold);
+	if (immutable == 0)
+		return 0;
+	tlk_link_absent(&facts.current);
+	tlk_link_absent(&facts.next);
+	return judge(req, &facts, node);
+}
+
 int tlk_guard_symlink(fuse_req_t req, struct tlk_inode *parent,
 		      const char *name)
 {
 	struct tlk_node node;
+	int ret;
 
 	tlk_guard_child(tlk_fs_of(req), parent, name, &node);
 	if (node.kind == TLK_TAG_INDEX_LINK)
 		return check_index_add(req, parent->fd, TLK_TAG_INDEX_DIG,
 				       &node);
-	return check_alias(req, &node, TLK_OP_SYMLINK);
+	ret = check_structural_symlink(req, &node);
+	return ret < 0 ? ret : check_alias(req, &node, TLK_OP_SYMLINK);
 }
 
 int tlk_guard_link(fuse_req_t req, struct tlk_inode *src,
@@ -615,7 +690,8 @@ int tlk_guard_rmdir(fuse_req_t req, struct tlk_inode *parent, const char *name)
 }
 
 /* Facts about the file being renamed onto a protected link. */
-static int rename_source(int dirfd, const char *name, struct tlk_link *out)
+static int rename_source(int dirfd, const char *name, struct tlk_link *out,
+			 unsigned *mode)
 {
 	struct stat st;
 	int fd =
@@ -628,8 +704,26 @@ static int rename_source(int dirfd, const char *name, struct tlk_link *out)
 		close(fd);
 		return -EPERM; /* would alias the link */
 	}
+	*mode = st.st_mode & 07777;
 	ret = tlk_link_read_fd(fd, out, NULL, 0, NULL);
 	close(fd);
+	return ret;
+}
+
+/* Publish the digest `want` as `dirfd`/link through a fresh file of ours:
+ * the renamed file itself never becomes the link, so a descriptor still
+ * open on it (3.1 keeps the temporary file open) cannot change the tag. */
+static int publish_copy(int dirfd, const struct tlk_link *want, unsigned mode,
+			enum tlk_commit_result *res, struct tlk_link *found)
+{
+	struct tlk_pending_link pending = {.fd = -1};
+	int ret = tlk_pending_create(dirfd, mode, &pending);
+
+	if (ret == 0)
+		ret = tlk_link_commit(dirfd, &pending, want->digest,
+				      TLK_LINK_LEN, res, found);
+	if (pending.fd >= 0)
+		tlk_pending_discard(dirfd, &pending);
 	return ret;
 }
 
@@ -645,9 +739,10 @@ static int publish_by_rename(fuse_req_t req, struct tlk_inode *parent,
 	enum tlk_commit_result res;
 	struct tlk_verdict v;
 	struct tlk_link found;
+	unsigned mode = 0644;
 	int ret;
 
-	ret = rename_source(parent->fd, name, &facts.next);
+	ret = rename_source(parent->fd, name, &facts.next, &mode);
 	if (ret == -EPERM)
 		return check_alias(req, node, TLK_OP_HARDLINK);
 	if (ret < 0)
@@ -663,20 +758,30 @@ static int publish_by_rename(fuse_req_t req, struct tlk_inode *parent,
 		if (v.kind == TLK_REFUSE) {
 			ret = -tlk_verdict_errno(v);
 		} else {
-			ret = tlk_link_commit_rename(parent->fd, name,
-						     newparent->fd, &facts.next,
-						     &res, &found);
+			ret = publish_copy(newparent->fd, &facts.next, mode,
+					   &res, &found);
 			if (ret == 0 && res == TLK_COMMIT_CONFLICT) {
 				facts.current = found;
 				v = tlk_decide(&facts);
 				ret = -EPERM;
 			}
+			/* Rename semantics: the source name is gone. */
+			if (ret == 0 && unlinkat(parent->fd, name, 0) < 0)
+				ret = -errno;
 		}
 		if (ret == 0 || v.kind == TLK_REFUSE)
 			tlk_guard_report(req, 0, &facts, v, node);
 	}
 	pthread_mutex_unlock(lock);
 	return ret;
+}
+
+static bool is_symlink(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISLNK(st.st_mode);
 }
 
 int tlk_guard_rename(fuse_req_t req, struct tlk_inode *parent, const char *name,
@@ -694,12 +799,19 @@ int tlk_guard_rename(fuse_req_t req, struct tlk_inode *parent, const char *name,
 	if ((flags & RENAME_EXCHANGE) &&
 	    node_holds_protected(fs, newparent, newname, &dst))
 		return refuse_move(req, &dst);
-	if (dst.kind == TLK_CURRENT_LINK &&
-	    tlk_guard_protected(fs, &dst, NULL)) {
+	if ((dst.kind == TLK_CURRENT_LINK &&
+	     tlk_guard_protected(fs, &dst, NULL)) ||
+	    (dst.kind == TLK_REV_LINK && strcmp(newname, "link") == 0 &&
+	     revision_in_use(fs, newparent->fd, &dst))) {
 		if (flags & RENAME_EXCHANGE)
 			return check_alias(req, &dst, TLK_OP_HARDLINK);
 		return publish_by_rename(req, parent, name, newparent, &dst,
 					 flags);
+	}
+	if (is_symlink(parent->fd, name)) {
+		ret = check_structural_symlink(req, &dst);
+		if (ret < 0)
+			return ret;
 	}
 	if (dst.kind == TLK_TAG_INDEX_LINK || dst.kind == TLK_TAG_INDEX_DIG) {
 		ret = check_index_add(req, newparent->fd,
@@ -724,13 +836,13 @@ int tlk_guard_truncate(fuse_req_t req, struct tlk_inode *inode, off_t size)
 	struct tlk_facts facts = {.op = TLK_OP_TRUNCATE_LINK};
 	struct tlk_node node;
 	pthread_mutex_t *lock;
-	char proc[64];
+	char proc[64], dir[PATH_MAX];
 	struct stat st;
 	int fd, ret;
 
 	tlk_proc_fd_path(inode->fd, proc, sizeof(proc));
-	tlk_guard_node_of_fd(fs, inode->fd, &node, NULL, 0);
-	if (!tlk_guard_write_protected(fs, inode->fd, &node))
+	tlk_guard_node_of_inode(fs, inode, &node, dir, sizeof(dir));
+	if (!tlk_guard_write_protected(fs, inode->fd, dir, &node))
 		return truncate(proc, size) < 0 ? -errno : 0;
 
 	facts.tag_protected = true;

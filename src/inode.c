@@ -50,6 +50,9 @@ void tlk_inodes_destroy(struct tlk_inode_table *t)
 		for (; n; n = next) {
 			next = n->next;
 			close(n->fd);
+			if (n->link_node)
+				close(n->link_dirfd);
+			free(n->link_node);
 			free(n->name);
 			free(n);
 		}
@@ -106,42 +109,65 @@ static struct tlk_inode *find_or_insert(struct tlk_inode_table *t, size_t b,
 }
 
 static struct tlk_inode *inode_get(struct tlk_inode_table *t, int fd,
-				   const struct stat *st, bool pending)
+				   const struct stat *st, bool pending,
+				   struct tlk_node *link_node, int link_dirfd)
 {
 	size_t b = bucket_of(t, st->st_dev, st->st_ino);
 	struct tlk_inode *n, *fresh;
 
 	n = find_or_insert(t, b, fd, st, pending, NULL);
-	if (n)
+	if (n) {
+		free(link_node);
+		if (link_dirfd >= 0)
+			close(link_dirfd);
 		return n;
+	}
 	/* Allocate outside the lock, then insert unless someone raced us. */
 	fresh = calloc(1, sizeof(*fresh));
 	if (!fresh) {
 		close(fd);
+		free(link_node);
+		if (link_dirfd >= 0)
+			close(link_dirfd);
 		return NULL;
 	}
 	fresh->fd = fd;
 	fresh->pending = pending;
+	fresh->link_node = link_node;
+	fresh->link_dirfd = link_dirfd;
 	fresh->dev = st->st_dev;
 	fresh->ino = st->st_ino;
 	fresh->type = st->st_mode & S_IFMT;
 	fresh->nlookup = 1;
 	n = find_or_insert(t, b, fd, st, pending, fresh);
-	if (n != fresh)
+	if (n != fresh) {
+		free(fresh->link_node);
+		if (link_dirfd >= 0)
+			close(link_dirfd);
 		free(fresh);
+	}
 	return n;
 }
 
 struct tlk_inode *tlk_inode_get(struct tlk_inode_table *t, int fd,
 				const struct stat *st)
 {
-	return inode_get(t, fd, st, false);
+	return inode_get(t, fd, st, false, NULL, -1);
 }
 
 struct tlk_inode *tlk_inode_get_pending(struct tlk_inode_table *t, int fd,
-					const struct stat *st)
+					const struct stat *st,
+					const struct tlk_node *node, int dirfd)
 {
-	return inode_get(t, fd, st, true);
+	struct tlk_node *copy = malloc(sizeof(*copy));
+
+	if (!copy) {
+		close(fd);
+		close(dirfd);
+		return NULL;
+	}
+	*copy = *node;
+	return inode_get(t, fd, st, true, copy, dirfd);
 }
 
 void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
@@ -166,6 +192,9 @@ void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
 	atomic_fetch_sub(&t->count, 1);
 	pthread_mutex_unlock(lock);
 	close(ino->fd);
+	if (ino->link_node)
+		close(ino->link_dirfd);
+	free(ino->link_node);
 	free(ino->name);
 	free(ino);
 }

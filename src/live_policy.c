@@ -44,7 +44,8 @@ struct tlk_live_policy {
 	pthread_mutex_t reload_lock; /* one reload at a time */
 	pthread_t watcher;
 	bool watching;
-	int wake[2]; /* SIGHUP and close -> watcher */
+	int wake[2];	  /* SIGHUP and close -> watcher */
+	atomic_bool stop; /* close: the watcher ends */
 };
 
 static struct tlk_live_policy *sighup_target;
@@ -257,11 +258,13 @@ static void *watch_loop(void *arg)
 					{.fd = ifd, .events = POLLIN}};
 		int n = poll(pfd, ifd >= 0 ? 2 : 1, 2000);
 
-		if (n < 0 && errno != EINTR)
+		if ((n < 0 && errno != EINTR) || atomic_load(&lp->stop))
 			break;
 		if (pfd[0].revents & POLLIN) {
 			char c;
 			if (read(lp->wake[0], &c, 1) == 1 && c == 'q')
+				break;
+			if (atomic_load(&lp->stop))
 				break;
 			tlk_notice("SIGHUP: reloading policy %s", lp->path);
 			tlk_live_policy_reload(lp);
@@ -310,8 +313,11 @@ void tlk_live_policy_close(struct tlk_live_policy *lp)
 	if (lp->watching) {
 		signal(SIGHUP, SIG_DFL);
 		sighup_target = NULL;
-		if (write(lp->wake[1], "q", 1) == 1)
-			pthread_join(lp->watcher, NULL);
+		atomic_store(&lp->stop, true);
+		if (write(lp->wake[1], "q", 1) < 0) {
+			/* a full pipe wakes the watcher as well */
+		}
+		pthread_join(lp->watcher, NULL);
 	}
 	if (lp->wake[0] >= 0)
 		close(lp->wake[0]);

@@ -61,14 +61,4 @@ int tlk_link_commit(int dirfd, struct tlk_pending_link *pending,
 		    const char *content, size_t len,
 		    enum tlk_commit_result *result, struct tlk_link *found);
 
-/* Publish the existing file `srcdirfd`/`srcname`, whose content is
- * `content`, as `dstdirfd`/link: a rename that never replaces different
- * content. On CREATED and IDENTICAL the source name is gone and link holds
- * its bytes (IDENTICAL keeps the link's inode: the source is unlinked); on
- * CONFLICT nothing changed. The caller holds the tag's lock. */
-int tlk_link_commit_rename(int srcdirfd, const char *srcname, int dstdirfd,
-			   const struct tlk_link *content,
-			   enum tlk_commit_result *result,
-			   struct tlk_link *found);
-
 #endif
