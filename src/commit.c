@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * commit.c - publish a tag link without ever replacing different content
- * (see commit.h). The backing filesystem decides races: linkat(2) and
- * renameat2(RENAME_NOREPLACE) fail with EEXIST for every writer but one,
- * on this node or any other sharing the storage.
+ * (see commit.h). The backing filesystem decides races: linkat(2) fails
+ * with EEXIST for every writer but one, on this node or any other sharing
+ * the storage.
  */
 #include <errno.h>
 #include <fcntl.h>
