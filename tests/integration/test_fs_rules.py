@@ -11,6 +11,8 @@ import threading
 
 import pytest
 
+import tlkutil
+
 from tlkutil import (OVERWRITE_SENTENCE, RENAME_EXCHANGE, renameat2, Poller, digest, expect_errno,
                      hexpart, index_link, push_tag, read, rev_link,
                      tag_dir, tag_link, write_link, write_link_28,
@@ -24,16 +26,8 @@ SEQS = ['28', '31']
 EARLY_STEPS = ('mkdir', 'open', 'ftruncate', 'write', 'fsync', 'fsync2',
                'rename')
 
-RULES_POLICY = """\
-version: 1
-repositories:
-  - name: test/example
-    immutable: true
-  - name: team-a/scratch
-    immutable: false
-  - name: "team-a/**"
-    immutable: true
-    mutable_tags: ["latest", "nightly", "sha256-*.sig"]
+# The conftest policy, plus every repository under lib/ immutable.
+RULES_POLICY = tlkutil.DEFAULT_POLICY + """\
   - name: "lib/**"
     immutable: true
 """
