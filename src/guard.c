@@ -784,6 +784,54 @@ static bool is_symlink(int dirfd, const char *name)
 	       S_ISLNK(st.st_mode);
 }
 
+/* The tag locks a rename of `node` must hold so that no publish of a tag
+ * below it can slip between the scan and the rename: the tag's own, or
+ * all of them (in order) for anything above a tag. None for other names. */
+static void lock_for_move(struct tlk_fs *fs, const struct tlk_node *node,
+			  bool lock)
+{
+	int i;
+
+	if (node->kind == TLK_OTHER || node->kind >= TLK_BLOBS)
+		return;
+	if (node->tag[0]) {
+		pthread_mutex_t *m = tlk_guard_tag_lock(fs, node);
+		if (lock)
+			pthread_mutex_lock(m);
+		else
+			pthread_mutex_unlock(m);
+		return;
+	}
+	for (i = 0; i < TLK_TAG_LOCKS; i++) {
+		int k = lock ? i : TLK_TAG_LOCKS - 1 - i;
+		if (lock)
+			pthread_mutex_lock(&fs->tag_locks[k]);
+		else
+			pthread_mutex_unlock(&fs->tag_locks[k]);
+	}
+}
+
+/* A rename that publishes nothing: refuse moving protected state away,
+ * under the locks that keep the verdict true until the rename is done. */
+static int move(fuse_req_t req, struct tlk_inode *parent, const char *name,
+		const struct tlk_node *src, struct tlk_inode *newparent,
+		const char *newname, unsigned flags)
+{
+	struct tlk_fs *fs = tlk_fs_of(req);
+	int ret = 0;
+
+	lock_for_move(fs, src, true);
+	if (node_holds_protected(fs, parent, name, src))
+		ret = refuse_move(req, src);
+	else if ((flags == 0
+		      ? renameat(parent->fd, name, newparent->fd, newname)
+		      : renameat2(parent->fd, name, newparent->fd, newname,
+				  flags)) < 0)
+		ret = -errno;
+	lock_for_move(fs, src, false);
+	return ret;
+}
+
 int tlk_guard_rename(fuse_req_t req, struct tlk_inode *parent, const char *name,
 		     struct tlk_inode *newparent, const char *newname,
 		     unsigned flags)
@@ -822,12 +870,7 @@ int tlk_guard_rename(fuse_req_t req, struct tlk_inode *parent, const char *name,
 		if (ret < 0)
 			return ret;
 	}
-	if (flags == 0)
-		ret = renameat(parent->fd, name, newparent->fd, newname);
-	else
-		ret =
-		    renameat2(parent->fd, name, newparent->fd, newname, flags);
-	return ret < 0 ? -errno : 0;
+	return move(req, parent, name, &src, newparent, newname, flags);
 }
 
 int tlk_guard_truncate(fuse_req_t req, struct tlk_inode *inode, off_t size)
