@@ -22,6 +22,8 @@
 
 static void file_drop(struct tlk_fs *fs, struct tlk_inode *inode,
 		      struct tlk_file *f);
+static void reply_create(fuse_req_t req, const struct fuse_entry_param *e,
+			 struct fuse_file_info *fi);
 
 static bool opens_for_write(int flags)
 {
@@ -221,6 +223,10 @@ static void create_guarded(fuse_req_t req, struct tlk_inode *parent,
 	}
 	f = ret == 0 ? file_new(-1, g) : NULL;
 	if (!f) {
+		if (ret == 0) /* the inode was counted: give it back */
+			tlk_inode_forget(&fs->inodes,
+					 (struct tlk_inode *)(uintptr_t)e.ino,
+					 1);
 		guarded_free(g);
 		fuse_reply_err(req, ret < 0 ? -ret : ENOMEM);
 		return;
@@ -228,7 +234,7 @@ static void create_guarded(fuse_req_t req, struct tlk_inode *parent,
 	tlk_entry_timeouts(fs, "link", &e);
 	fi->fh = (uintptr_t)f;
 	fi->direct_io = 1;
-	fuse_reply_create(req, &e, fi);
+	reply_create(req, &e, fi);
 }
 
 /* CREATE that found a protected link already there (a racing writer got
@@ -262,6 +268,8 @@ static void create_over_existing(fuse_req_t req, struct tlk_inode *dir,
 	}
 	if (ret == 0 && !(f = file_new(-1, g))) {
 		guarded_free(g);
+		tlk_inode_forget(&fs->inodes,
+				 (struct tlk_inode *)(uintptr_t)e.ino, 1);
 		ret = -ENOMEM;
 	}
 	if (ret < 0) {
@@ -270,7 +278,7 @@ static void create_over_existing(fuse_req_t req, struct tlk_inode *dir,
 	}
 	fi->fh = (uintptr_t)f;
 	fi->direct_io = 1;
-	fuse_reply_create(req, &e, fi);
+	reply_create(req, &e, fi);
 }
 
 void tlk_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -311,13 +319,17 @@ void tlk_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	ret = tlk_make_entry(req, dir, name, &e);
 	f = ret == 0 ? file_new(fd, NULL) : NULL;
 	if (!f) {
+		if (ret == 0)
+			tlk_inode_forget(&fs->inodes,
+					 (struct tlk_inode *)(uintptr_t)e.ino,
+					 1);
 		close(fd);
 		fuse_reply_err(req, ret < 0 ? -ret : ENOMEM);
 		return;
 	}
 	fi->fh = (uintptr_t)f;
 	choose_io(req, (struct tlk_inode *)(uintptr_t)e.ino, f, node.kind, fi);
-	fuse_reply_create(req, &e, fi);
+	reply_create(req, &e, fi);
 }
 
 void tlk_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -523,6 +535,21 @@ static void file_drop(struct tlk_fs *fs, struct tlk_inode *inode,
 		close(f->fd);
 	guarded_free(f->guard);
 	free(f);
+}
+
+/* Reply to CREATE; when the kernel did not take it (interrupted), undo
+ * the handle and the lookup it would have counted. */
+static void reply_create(fuse_req_t req, const struct fuse_entry_param *e,
+			 struct fuse_file_info *fi)
+{
+	struct tlk_fs *fs = tlk_fs_of(req);
+	struct tlk_inode *inode = (struct tlk_inode *)(uintptr_t)e->ino;
+	struct tlk_file *f = tlk_file_of(fi);
+
+	if (fuse_reply_create(req, e, fi) == -ENOENT) {
+		file_drop(fs, inode, f);
+		tlk_inode_forget(&fs->inodes, inode, 1);
+	}
 }
 
 /* The last close of a handle. */
