@@ -14,7 +14,7 @@ import errno
 import os
 import uuid
 
-from tlkutil import (digest, expect_errno, push_tag, read, rev_link,
+from tlkutil import (close_quietly, digest, expect_errno, push_tag, read, rev_link,
                      tag_link, write_link)
 
 REPO = 'test/example'
@@ -59,16 +59,10 @@ def test_created_link_reopened_through_proc_stays_guarded(tlk):
         try:
             expect_errno(errno.EPERM, os.pwrite, fd2, D2.encode(), 0)
         finally:
-            try:
-                os.close(fd2)
-            except OSError:
-                pass
+            close_quietly(fd2)
         expect_errno(errno.EPERM, os.truncate, proc, 0)
     finally:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+        close_quietly(fd)
     assert read(tag_link(m.broot, REPO, 'v2')) == D1.encode()
 
 
@@ -101,10 +95,7 @@ def test_revision_link_of_protected_tag_cannot_be_emptied_or_rewritten(tlk):
     try:
         expect_errno(errno.EPERM, os.write, fd, D2.encode())
     finally:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+        close_quietly(fd)
     assert read(rev_link(m.broot, REPO, D1)) == D1.encode()
     # Identical rewrites, as every manifest PUT does, still work.
     write_link(rev, D1, '28')

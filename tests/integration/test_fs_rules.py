@@ -13,7 +13,7 @@ import pytest
 
 import tlkutil
 
-from tlkutil import (OVERWRITE_SENTENCE, RENAME_EXCHANGE, renameat2, Poller, digest, expect_errno,
+from tlkutil import (close_quietly, OVERWRITE_SENTENCE, RENAME_EXCHANGE, renameat2, Poller, digest, expect_errno,
                      hexpart, index_link, push_tag, read, rev_link,
                      tag_dir, tag_link, write_link, write_link_28,
                      write_link_31)
@@ -132,10 +132,7 @@ def test_o_trunc_refused(pm):
             assert read(tag_link(pm.broot, REPO, 'v1')) == D1.encode()
             expect_errno(errno.EPERM, os.write, fd, D2.encode())
         finally:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            close_quietly(fd)
     assert_intact(pm)
     # open(O_TRUNC) and close without writing leaves it intact too.
     try:
@@ -168,10 +165,7 @@ def test_truncate_refused(pm, size):
         assert read(tag_link(pm.broot, REPO, 'v1')) == D1.encode()
         assert read(link) == D1.encode()
     finally:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+        close_quietly(fd)
     assert_intact(pm)
 
 
@@ -189,10 +183,7 @@ def test_pwrite_in_middle_refused(pm):
             os.fsync(fd)
         expect_errno(errno.EPERM, pwrite_sync)
     finally:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+        close_quietly(fd)
     assert_intact(pm)
     # An identical pwrite in the middle is not a change.
     fd = os.open(link, os.O_WRONLY)
