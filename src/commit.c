@@ -165,8 +165,9 @@ static int link_noreplace(int dirfd, struct tlk_pending_link *pending)
 		   : 0;
 }
 
-/* Replace an empty "link" by the pending file: only ever called with the
- * tag's lock held, after the link was seen empty. */
+/* Replace "link" by the pending file (atomically, by rename): only ever
+ * called with the repository's lock held, after the link was seen empty,
+ * or for content that the rules allow to replace whatever is there. */
 static int replace_empty(int dirfd, struct tlk_pending_link *pending)
 {
 	struct tlk_pending_link named = {.fd = -1};
@@ -192,6 +193,20 @@ static int replace_empty(int dirfd, struct tlk_pending_link *pending)
 		return err;
 	}
 	return 0;
+}
+
+int tlk_link_replace(int dirfd, struct tlk_pending_link *pending,
+		     const char *content, size_t len)
+{
+	int ret = write_all(pending->fd, content, len);
+
+	if (ret == 0)
+		ret = replace_empty(dirfd, pending);
+	if (ret == 0) {
+		pending->name[0] = '\0';
+		sync_dir(dirfd);
+	}
+	return ret;
 }
 
 /* After EEXIST: what is there decides. */

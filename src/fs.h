@@ -29,13 +29,14 @@ struct tlk_inode {
 	atomic_int fd; /* O_PATH|O_NOFOLLOW, owned; the number is fixed,
 			  the file behind it is swapped (dup3) once, when
 			  a pending link gets its name (see below) */
-	struct tlk_node *link_node; /* a link this daemon created (pending):
-				       judged as that link whatever /proc
-				       shows; owned, immutable after insert */
-	int link_dirfd;		    /* with link_node: its directory, owned */
-	dev_t parent_dev; /* where it was last looked up (a hint for */
-	ino_t parent_ino; /* cache trimming; protected by the stripe */
-	char *name;	  /* lock): the parent and the name, owned */
+	struct tlk_packed_node *where; /* where it sits in the registry's
+					  tree (NULL: outside, OTHER), from
+					  the daemon's own lookups and renames
+					  (docs/design.md, rule 7); owned;
+					  protected by the stripe lock */
+	dev_t parent_dev; /* the directory it was last found in, and */
+	ino_t parent_ino; /* under which name; protected by the stripe */
+	char *name;	  /* lock, owned */
 	int backing_id;	  /* kernel passthrough id, valid while
 			     backing_refs > 0; protected by the stripe lock */
 	unsigned backing_refs;
@@ -59,58 +60,70 @@ struct tlk_inode_table {
 	atomic_size_t count;
 };
 
-#define TLK_TAG_LOCKS 64
+#define TLK_REPO_LOCKS 64
 
 struct tlk_fs {
-	struct tlk_inode root;	  /* fd: the backing directory */
-	char root_path[PATH_MAX]; /* its path as /proc shows it */
-	size_t root_len;
+	struct tlk_inode root; /* fd: the backing directory */
 	struct tlk_inode_table inodes;
 	struct tlk_live_policy *policy;
 	struct tlk_audit *audit; /* NULL: no audit log */
 	double timeout;		 /* entry/attr timeout, ordinary nodes */
 	bool passthrough;	 /* kernel passthrough available */
-	pthread_mutex_t tag_locks[TLK_TAG_LOCKS]; /* per-tag decisions */
-	atomic_ulong refused;			  /* counters for stats */
+	/* Decisions on one repository's links and the operations they
+	 * allow run under its lock (docs/design.md, "Lock order"). */
+	pthread_mutex_t repo_locks[TLK_REPO_LOCKS];
+	atomic_ulong refused; /* counters for stats */
 	atomic_ulong published;
 	struct fuse_session *se; /* set before serving */
 };
 
-/* A write handle on a protected current/link (see shadow.h). */
-struct tlk_guarded {
-	pthread_mutex_t lock; /* protects everything below */
-	struct tlk_shadow shadow;
-	int dirfd;			 /* O_PATH of the current/ dir, owned */
-	struct tlk_pending_link pending; /* fd -1 until needed */
-	unsigned mode;
-	struct tlk_node node; /* repository and tag */
-	pid_t opener;	      /* who opened it, for reports */
-};
+/* A write handle on a link file (guarded.c). */
+struct tlk_guarded;
 
 /* What fi->fh points to. */
 struct tlk_file {
 	int fd;			   /* backing fd, -1 when none */
-	struct tlk_guarded *guard; /* non-NULL for a protected link */
+	struct tlk_guarded *guard; /* non-NULL for a link file */
 	bool passthrough;	   /* I/O goes kernel -> backing file */
 };
 
 /* inode.c */
 int tlk_inodes_init(struct tlk_inode_table *t);
 void tlk_inodes_destroy(struct tlk_inode_table *t);
-/* Take ownership of fd (O_PATH) for the inode st describes; returns the
- * table's node with nlookup raised by one (fd closed if it was known). */
+/* Take ownership of fd (O_PATH) for the inode st describes, found as
+ * `name` in `parent` at `node`; returns the table's node with nlookup
+ * raised by one (fd closed if it was known). */
 struct tlk_inode *tlk_inode_get(struct tlk_inode_table *t, int fd,
-				const struct stat *st);
-/* The same for a pending (unnamed) link file that will become `node`
- * (copied) in directory `dirfd` (owned by the inode on success). */
+				const struct stat *st,
+				const struct tlk_inode *parent,
+				const char *name, const struct tlk_node *node);
+/* The same for a pending (unnamed) link file that will become `name`
+ * (a link position, `node`) in `parent`. */
 struct tlk_inode *tlk_inode_get_pending(struct tlk_inode_table *t, int fd,
 					const struct stat *st,
-					const struct tlk_node *node, int dirfd);
+					const struct tlk_inode *parent,
+					const char *name,
+					const struct tlk_node *node);
 void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
 		      uint64_t n);
-/* Remember where `ino` was found (for tlk_inodes_trim). */
-void tlk_inode_note_name(struct tlk_inode_table *t, struct tlk_inode *ino,
-			 struct tlk_inode *parent, const char *name);
+/* Record that `ino` is now `name` in `parent` at `node`: after a rename
+ * (force), or when found again (kept only when at least as weighty as
+ * what is known: a hard link made behind the daemon's back cannot hide a
+ * link position). Returns -ENOMEM when it could not be recorded. */
+int tlk_inode_note_where(struct tlk_inode_table *t, struct tlk_inode *ino,
+			 const struct tlk_inode *parent, const char *name,
+			 const struct tlk_node *node, bool force);
+/* After a rename through the mount: the inode (dev, ino), if the table
+ * holds it, is now `name` in `parent` at `node`. */
+void tlk_inode_note_moved(struct tlk_inode_table *t, dev_t dev, ino_t ino,
+			  const struct tlk_inode *parent, const char *name,
+			  const struct tlk_node *node);
+/* The inode (dev, ino) if the table holds it: its fd duplicated (the
+ * caller owns it), or -ENOENT. */
+int tlk_inode_dup_fd(struct tlk_inode_table *t, dev_t dev, ino_t ino);
+/* Copy out where `ino` sits and its directory (dev, ino). */
+void tlk_inode_where(struct tlk_inode_table *t, struct tlk_inode *ino,
+		     struct tlk_node *out, dev_t *pdev, ino_t *pino);
 /* When the table holds more than `high` inodes, ask the kernel to drop up
  * to `count - low` cached entries (files first) so that it forgets them and
  * their fds close. Call from a thread that serves no request. */
@@ -140,9 +153,15 @@ static inline struct tlk_file *tlk_file_of(struct fuse_file_info *fi)
 /* "/proc/self/fd/N" for an fd, to reopen an O_PATH with real flags. */
 void tlk_proc_fd_path(int fd, char *buf, size_t len);
 
-/* fs_entry.c: reply with the entry for `name` in `parent` (after create). */
+/* fs_entry.c: look `name` up in `parent` and fill the entry (after a
+ * create); the entry's lookup is counted: the caller replies with it or
+ * gives it back with tlk_entry_undo. */
 int tlk_make_entry(fuse_req_t req, struct tlk_inode *parent, const char *name,
 		   struct fuse_entry_param *e);
+void tlk_entry_undo(fuse_req_t req, const struct fuse_entry_param *e);
+/* Reply with an entry; when the kernel did not take it, give the lookup
+ * back (docs/design.md, "Lookup counts"). */
+void tlk_reply_entry(fuse_req_t req, const struct fuse_entry_param *e);
 /* Kernel cache timeouts for the entry `name` (e->attr filled): 0 for
  * link files, which another node may publish at any moment. */
 void tlk_entry_timeouts(struct tlk_fs *fs, const char *name,
@@ -150,57 +169,95 @@ void tlk_entry_timeouts(struct tlk_fs *fs, const char *name,
 /* Give a new node the caller's ownership (the daemon runs as root). */
 void tlk_chown_new(fuse_req_t req, int dirfd, const char *name);
 
-/* guard.c: facts, verdicts, reports. tlk_guard_unlink, _rmdir, _rename and
- * _truncate perform the operation (under the tag's lock where it matters)
- * and return its result; _mkdir, _create_in, _link and _symlink only
- * decide: 0 to go ahead, -errno to refuse. */
-/* Classify an inode: a link this daemon created is that link; anything
- * else as tlk_guard_node_of_fd. */
-void tlk_guard_node_of_inode(struct tlk_fs *fs, struct tlk_inode *inode,
-			     struct tlk_node *out, char *dir, size_t dirlen);
-/* O_PATH fd of the directory of a guarded file: from `dir`, or the
- * directory a created link remembers. -errno on failure. */
-int tlk_guard_inode_dir(struct tlk_fs *fs, struct tlk_inode *inode,
-			const char *dir);
-/* Classify the file behind a backing fd by where it is now; `dir` (may be
- * NULL) receives its directory relative to the backing root, from the
- * same look, so a later rename or unlink cannot make the two disagree. */
-void tlk_guard_node_of_fd(struct tlk_fs *fs, int fd, struct tlk_node *out,
-			  char *dir, size_t dirlen);
-void tlk_guard_child(struct tlk_fs *fs, struct tlk_inode *parent,
+/* where.c: where a node sits, from the daemon's own state (rule 7). */
+void tlk_where_of(struct tlk_fs *fs, struct tlk_inode *inode,
+		  struct tlk_node *out);
+void tlk_where_child(struct tlk_fs *fs, struct tlk_inode *parent,
 		     const char *name, struct tlk_node *out);
-/* A digest link reached through another name (a hard link made behind
- * the daemon's back): it is judged as a protected link of unknown tag.
- * Fills *node when true. */
-bool tlk_guard_aliased_link(int fd, struct tlk_node *node);
-/* Must writes to the file `fd`, classified as *node, be guarded? May
- * rewrite *node (aliased links). */
-bool tlk_guard_write_protected(struct tlk_fs *fs, int fd, const char *dir,
-			       struct tlk_node *node);
-/* O_PATH fd of `dir` (relative to the backing root), or -errno. */
-int tlk_guard_open_dir(struct tlk_fs *fs, const char *dir);
-pthread_mutex_t *tlk_guard_tag_lock(struct tlk_fs *fs,
-				    const struct tlk_node *node);
-bool tlk_guard_protected(struct tlk_fs *fs, const struct tlk_node *node,
-			 bool *protect_delete);
-/* Log (and audit) a decision. `pid` names the requester when the request
- * itself does not (release); 0 takes it from the request. */
-void tlk_guard_report(fuse_req_t req, pid_t pid, const struct tlk_facts *facts,
-		      struct tlk_verdict verdict, const struct tlk_node *node);
-int tlk_guard_unlink(fuse_req_t req, struct tlk_inode *parent,
-		     const char *name);
-int tlk_guard_rmdir(fuse_req_t req, struct tlk_inode *parent, const char *name);
-int tlk_guard_mkdir(fuse_req_t req, struct tlk_inode *parent, const char *name);
-int tlk_guard_create_in(fuse_req_t req, struct tlk_inode *parent,
-			const char *name, const struct tlk_node *node);
-int tlk_guard_link(fuse_req_t req, struct tlk_inode *src,
-		   struct tlk_inode *newparent, const char *newname);
-int tlk_guard_symlink(fuse_req_t req, struct tlk_inode *parent,
-		      const char *name);
-int tlk_guard_truncate(fuse_req_t req, struct tlk_inode *inode, off_t size);
-int tlk_guard_rename(fuse_req_t req, struct tlk_inode *parent, const char *name,
-		     struct tlk_inode *newparent, const char *newname,
-		     unsigned flags);
+/* An O_PATH fd of the directory `inode` was found in (owned by the
+ * caller), or -errno (-ESTALE when the daemon no longer holds it). */
+int tlk_where_dir_fd(struct tlk_fs *fs, struct tlk_inode *inode);
+/* After a rename through the mount: `newname` in `newparent` is what was
+ * renamed; record its new position. */
+void tlk_where_moved(struct tlk_fs *fs, struct tlk_inode *newparent,
+		     const char *newname);
+
+/* facts.c: the facts a decision needs (policy in force, link contents,
+ * what a name is). Each returns 0 or -errno; the caller puts the errno in
+ * facts.error (rule 5 lives in tlk_decide). */
+void tlk_facts_policy(struct tlk_fs *fs, const struct tlk_node *node,
+		      bool *repo_immutable, bool *tag_protected,
+		      bool *protect_delete);
+int tlk_facts_type(int dirfd, const char *name, enum tlk_ftype *type,
+		   bool *multi_linked);
+int tlk_facts_fd_type(int fd, enum tlk_ftype *type, bool *multi_linked);
+/* current/link of the tag that `dirfd` (a directory of `kind` inside one
+ * tag) belongs to; ABSENT when there is none. */
+int tlk_facts_tag_current(int dirfd, enum tlk_kind kind, struct tlk_link *out);
+/* scan.c: does a protected tag of the repository point to the revision
+ * whose digest directory is `revdir` (`rev` its node)? 1, 0 or -errno:
+ * any error while looking is an error, never a "no". */
+int tlk_scan_revision_in_use(struct tlk_fs *fs, int revdir,
+			     const struct tlk_node *rev);
+
+/* locks.c: the repository locks (docs/design.md, "Lock order"). NULL for
+ * nodes that belong to no repository's state. */
+pthread_mutex_t *tlk_repo_lock(struct tlk_fs *fs, const struct tlk_node *node);
+/* Lock the locks of two nodes in order (either may be NULL, or equal). */
+void tlk_repo_lock_two(pthread_mutex_t *a, pthread_mutex_t *b);
+void tlk_repo_unlock_two(pthread_mutex_t *a, pthread_mutex_t *b);
+
+/* report.c: log and audit a verdict worth reporting; `pid` names the
+ * requester. */
+void tlk_report(struct tlk_fs *fs, pid_t pid, const struct tlk_facts *facts,
+		struct tlk_verdict verdict);
+
+/* tag_ops.c: namespace operations that are decided and performed under
+ * the repository lock (rule 6). Each returns 0 or -errno; none needs a
+ * FUSE request. */
+/* SYMLINK, HARDLINK, FOLLOW: decided from positions alone. */
+int tlk_tag_check(struct tlk_fs *fs, pid_t pid, enum tlk_op op,
+		  const struct tlk_node *node, const struct tlk_node *dst);
+int tlk_tag_unlink(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
+		   const char *name);
+int tlk_tag_mkdir(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
+		  const char *name, mode_t mode);
+int tlk_tag_rename(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
+		   const char *name, struct tlk_inode *newparent,
+		   const char *newname, unsigned flags);
+int tlk_tag_truncate(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
+		     off_t size);
+/* CREATE of `name` in `parent`: ALLOW (0), INSPECT (1: serve a guarded
+ * handle) or -errno. */
+int tlk_tag_create_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
+			 const char *name, struct tlk_node *node);
+/* OPEN for writing of `inode`: ALLOW (0), INSPECT (1) or -errno. */
+int tlk_tag_open_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
+		       struct tlk_node *node);
+/* Publish `content` as the link `node` in `dirfd` through `pending`
+ * (created when its fd is -1): the decision (PUBLISH_LINK, with the link
+ * as it is at that moment) and the commit, under the repository lock. */
+int tlk_tag_publish(struct tlk_fs *fs, pid_t pid, int dirfd,
+		    const struct tlk_node *node, struct tlk_pending_link *pending,
+		    unsigned mode, const char *content, size_t len,
+		    struct tlk_link *found);
+
+/* guarded.c: the guarded-handle state machine (docs/design.md). */
+/* A handle on the link `node` in `dirfd` (taken, also on failure),
+ * starting from the bytes of `linkfd` (an O_PATH fd of the link; -1: a new
+ * link, served from a pending file). */
+int tlk_guarded_open(struct tlk_fs *fs, const struct tlk_node *node, int dirfd,
+		     int linkfd, int flags, unsigned mode, pid_t pid,
+		     struct tlk_guarded **out);
+/* The pending file of a new link (its O_RDWR fd), for the kernel entry. */
+int tlk_guarded_pending_fd(struct tlk_guarded *g);
+int tlk_guarded_write(struct tlk_fs *fs, struct tlk_guarded *g, off_t off,
+		      const void *buf, size_t n);
+int tlk_guarded_truncate(struct tlk_fs *fs, struct tlk_guarded *g, off_t size);
+size_t tlk_guarded_read(struct tlk_guarded *g, off_t off, void *buf, size_t n);
+/* flush/fsync (final false) and release (final true). */
+int tlk_guarded_settle(struct tlk_fs *fs, struct tlk_guarded *g, bool final);
+void tlk_guarded_free(struct tlk_guarded *g);
 
 /* fs_*.c: the handlers, collected in fs_ops.c. */
 void tlk_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);

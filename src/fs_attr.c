@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fs_attr.c - attributes: getattr, setattr, readlink, statfs and extended
- * attributes. A size change of a protected link goes through guard.c (no
- * handle) or the handle's shadow (ftruncate on a guarded handle).
+ * attributes. A size change of a link file goes through tag_ops.c (no
+ * handle) or the guarded handle's shadow (ftruncate on a guarded handle).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,28 +33,17 @@ void tlk_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			    : tlk_fs_of(req)->timeout);
 }
 
-/* ftruncate on a guarded handle changes only its shadow. */
-static int truncate_guarded(fuse_req_t req, struct tlk_guarded *g, off_t size)
-{
-	int ret;
-
-	pthread_mutex_lock(&g->lock);
-	ret = tlk_shadow_truncate(&g->shadow, size);
-	pthread_mutex_unlock(&g->lock);
-	(void)req;
-	return ret;
-}
-
 static int set_size(fuse_req_t req, struct tlk_inode *inode, off_t size,
 		    struct fuse_file_info *fi)
 {
 	struct tlk_file *f = fi ? tlk_file_of(fi) : NULL;
 
-	if (f && f->guard)
-		return truncate_guarded(req, f->guard, size);
+	if (f && f->guard) /* changes only the handle's shadow */
+		return tlk_guarded_truncate(tlk_fs_of(req), f->guard, size);
 	if (f && f->fd >= 0)
 		return ftruncate(f->fd, size) < 0 ? -errno : 0;
-	return tlk_guard_truncate(req, inode, size);
+	return tlk_tag_truncate(tlk_fs_of(req), fuse_req_ctx(req)->pid, inode,
+				size);
 }
 
 static int set_times(struct tlk_inode *inode, const struct stat *attr,
@@ -114,12 +103,25 @@ void tlk_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	tlk_op_getattr(req, ino, fi);
 }
 
+/* Rule 2: a symlink standing where an immutable repository keeps its
+ * links was made behind the daemon's back; it is never followed. */
 void tlk_op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+	struct tlk_fs *fs = tlk_fs_of(req);
 	struct tlk_inode *inode = tlk_inode_of(req, ino);
 	char buf[PATH_MAX + 1];
-	ssize_t n = readlinkat(inode->fd, "", buf, sizeof(buf));
+	struct tlk_node node;
+	ssize_t n;
+	int ret;
 
+	tlk_where_of(fs, inode, &node);
+	ret = tlk_tag_check(fs, fuse_req_ctx(req)->pid, TLK_OP_FOLLOW, &node,
+			    NULL);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	n = readlinkat(inode->fd, "", buf, sizeof(buf));
 	if (n < 0)
 		fuse_reply_err(req, errno);
 	else if ((size_t)n >= sizeof(buf))

@@ -55,7 +55,7 @@ void tlk_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
  * readdirplus the entry is looked up (and counted) unless it is . or .. */
 static size_t add_entry(fuse_req_t req, struct tlk_inode *dir, char *p,
 			size_t rem, struct dirent *de, off_t next, bool plus,
-			int *err)
+			int *err, struct tlk_inode **counted)
 {
 	struct fuse_entry_param e = {0};
 	bool dots =
@@ -77,8 +77,9 @@ static size_t add_entry(fuse_req_t req, struct tlk_inode *dir, char *p,
 	}
 	n = fuse_add_direntry_plus(req, p, rem, de->d_name, &e, next);
 	if (n > rem && !dots) /* did not fit: undo the lookup count */
-		tlk_inode_forget(&tlk_fs_of(req)->inodes,
-				 (struct tlk_inode *)(uintptr_t)e.ino, 1);
+		tlk_entry_undo(req, &e);
+	else if (!dots)
+		*counted = (struct tlk_inode *)(uintptr_t)e.ino;
 	return n;
 }
 
@@ -88,10 +89,16 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct tlk_dir *d = dir_of(fi);
 	struct tlk_inode *dir = tlk_inode_of(req, ino);
 	char *buf = calloc(1, size), *p = buf;
+	/* The entries counted in this reply (a direntplus takes more than
+	 * 64 bytes), given back if the kernel does not take it. */
+	size_t cap = size / 64 + 1, ncounted = 0, i;
+	struct tlk_inode **counted = calloc(cap, sizeof(*counted));
 	size_t rem = size;
 	int err = 0;
 
-	if (!buf) {
+	if (!buf || !counted) {
+		free(buf);
+		free(counted);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -110,22 +117,29 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				break;
 			}
 		}
+		counted[ncounted] = NULL;
 		n = add_entry(req, dir, p, rem, d->entry, d->entry->d_off, plus,
-			      &err);
+			      &err, &counted[ncounted]);
 		if (err == ENOENT) /* removed since readdir: skip it */
 			n = err = 0;
 		if (err || n > rem)
 			break;
+		if (counted[ncounted] && ncounted + 1 < cap)
+			ncounted++;
 		p += n;
 		rem -= n;
 		d->offset = d->entry->d_off;
 		d->entry = NULL;
 	}
 	/* An error after some entries is reported by the next call. */
-	if (err && p == buf)
+	if (err && p == buf) {
 		fuse_reply_err(req, err);
-	else
-		fuse_reply_buf(req, buf, size - rem);
+	} else if (fuse_reply_buf(req, buf, size - rem) != 0) {
+		for (i = 0; i < ncounted; i++)
+			tlk_inode_forget(&tlk_fs_of(req)->inodes, counted[i],
+					 1);
+	}
+	free(counted);
 	free(buf);
 }
 

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fs_entry.c - names: lookup, forget, mkdir, mknod, symlink, link, unlink,
- * rmdir, rename. Each handler asks guard.c first where tag state could be
- * touched, does the fd-relative syscall and replies once.
+ * rmdir, rename. Each handler gathers where the names are, asks (directly
+ * or through tag_ops.c, which acts under the repository lock), does the
+ * fd-relative syscall and replies once. Every entry reply that the kernel
+ * does not take gives its lookup back (docs/design.md, "Lookup counts").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +65,7 @@ int tlk_make_entry(fuse_req_t req, struct tlk_inode *parent, const char *name,
 {
 	struct tlk_fs *fs = tlk_fs_of(req);
 	struct tlk_inode *inode;
+	struct tlk_node node;
 	int fd;
 
 	memset(e, 0, sizeof(*e));
@@ -78,13 +81,27 @@ int tlk_make_entry(fuse_req_t req, struct tlk_inode *parent, const char *name,
 		close(fd);
 		return err;
 	}
-	inode = tlk_inode_get(&fs->inodes, fd, &e->attr);
+	tlk_where_child(fs, parent, name, &node);
+	inode = tlk_inode_get(&fs->inodes, fd, &e->attr, parent, name, &node);
 	if (!inode)
 		return -ENOMEM;
 	e->ino = (uintptr_t)inode;
-	tlk_inode_note_name(&fs->inodes, inode, parent, name);
 	tlk_entry_timeouts(fs, name, e);
 	return 0;
+}
+
+void tlk_entry_undo(fuse_req_t req, const struct fuse_entry_param *e)
+{
+	tlk_inode_forget(&tlk_fs_of(req)->inodes,
+			 (struct tlk_inode *)(uintptr_t)e->ino, 1);
+}
+
+void tlk_reply_entry(fuse_req_t req, const struct fuse_entry_param *e)
+{
+	/* Not taken (the request was interrupted): the kernel never counted
+	 * this lookup, so neither may we. */
+	if (fuse_reply_entry(req, e) != 0)
+		tlk_entry_undo(req, e);
 }
 
 void tlk_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -95,7 +112,7 @@ void tlk_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
-		fuse_reply_entry(req, &e);
+		tlk_reply_entry(req, &e);
 }
 
 static void forget_one(fuse_req_t req, fuse_ino_t ino, uint64_t n)
@@ -133,31 +150,45 @@ static void reply_new_entry(fuse_req_t req, struct tlk_inode *dir,
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
-		fuse_reply_entry(req, &e);
+		tlk_reply_entry(req, &e);
+}
+
+static pid_t pid_of(fuse_req_t req)
+{
+	return fuse_req_ctx(req)->pid;
 }
 
 void tlk_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		  mode_t mode)
 {
 	struct tlk_inode *dir = tlk_inode_of(req, parent);
-	int ret = tlk_guard_mkdir(req, dir, name);
+	int ret = tlk_tag_mkdir(tlk_fs_of(req), pid_of(req), dir, name, mode);
 
-	if (ret == 0 && mkdirat(dir->fd, name, mode) < 0)
-		ret = -errno;
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
 		reply_new_entry(req, dir, name);
 }
 
+/* Rule 1: no symlink or device in the registry's tree. */
+static int check_new_name(fuse_req_t req, struct tlk_inode *dir,
+			  const char *name)
+{
+	struct tlk_fs *fs = tlk_fs_of(req);
+	struct tlk_node node;
+
+	tlk_where_child(fs, dir, name, &node);
+	return tlk_tag_check(fs, pid_of(req), TLK_OP_SYMLINK, &node, NULL);
+}
+
 void tlk_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		  mode_t mode, dev_t rdev)
 {
 	struct tlk_inode *dir = tlk_inode_of(req, parent);
-	int ret = tlk_guard_symlink(req, dir, name);
+	int ret = check_new_name(req, dir, name);
 
-	if (ret == 0 && mknodat(dir->fd, name, mode, rdev) < 0)
-		ret = -errno;
+	if (ret >= 0)
+		ret = mknodat(dir->fd, name, mode, rdev) < 0 ? -errno : 0;
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
@@ -168,54 +199,64 @@ void tlk_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		    const char *name)
 {
 	struct tlk_inode *dir = tlk_inode_of(req, parent);
-	int ret = tlk_guard_symlink(req, dir, name);
+	int ret = check_new_name(req, dir, name);
 
-	if (ret == 0 && symlinkat(link, dir->fd, name) < 0)
-		ret = -errno;
+	if (ret >= 0)
+		ret = symlinkat(link, dir->fd, name) < 0 ? -errno : 0;
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
 		reply_new_entry(req, dir, name);
 }
 
+/* Rule 1: no hard link to or from the registry's tree, in any form (the
+ * kernel turns link(), linkat(AT_EMPTY_PATH) and /proc links into this). */
 void tlk_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		 const char *newname)
 {
+	struct tlk_fs *fs = tlk_fs_of(req);
 	struct tlk_inode *inode = tlk_inode_of(req, ino);
 	struct tlk_inode *dir = tlk_inode_of(req, newparent);
 	struct fuse_entry_param e;
+	struct tlk_node from, to;
 	char proc[64];
-	int ret = tlk_guard_link(req, inode, dir, newname);
+	int ret;
 
+	tlk_where_of(fs, inode, &from);
+	tlk_where_child(fs, dir, newname, &to);
+	ret = tlk_tag_check(fs, pid_of(req), TLK_OP_HARDLINK, &from, &to);
 	tlk_proc_fd_path(inode->fd, proc, sizeof(proc));
-	if (ret == 0 &&
+	if (ret >= 0 &&
 	    linkat(AT_FDCWD, proc, dir->fd, newname, AT_SYMLINK_FOLLOW) < 0)
 		ret = -errno;
-	if (ret == 0)
+	if (ret >= 0)
 		ret = tlk_make_entry(req, dir, newname, &e);
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
-		fuse_reply_entry(req, &e);
+		tlk_reply_entry(req, &e);
 }
 
 void tlk_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req,
-		       -tlk_guard_unlink(req, tlk_inode_of(req, parent), name));
+	fuse_reply_err(req, -tlk_tag_unlink(tlk_fs_of(req), pid_of(req),
+					    tlk_inode_of(req, parent), name));
 }
 
 void tlk_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req,
-		       -tlk_guard_rmdir(req, tlk_inode_of(req, parent), name));
+	/* Only empty directories go: nothing to protect. */
+	int ret = unlinkat(tlk_inode_of(req, parent)->fd, name, AT_REMOVEDIR);
+
+	fuse_reply_err(req, ret < 0 ? errno : 0);
 }
 
 void tlk_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		   fuse_ino_t newparent, const char *newname,
 		   unsigned int flags)
 {
-	fuse_reply_err(req, -tlk_guard_rename(
-				req, tlk_inode_of(req, parent), name,
-				tlk_inode_of(req, newparent), newname, flags));
+	fuse_reply_err(req, -tlk_tag_rename(tlk_fs_of(req), pid_of(req),
+					    tlk_inode_of(req, parent), name,
+					    tlk_inode_of(req, newparent),
+					    newname, flags));
 }

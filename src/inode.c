@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "taglockfs/log.h"
 
 #define TLK_INODE_BUCKETS (1u << 16)
 
@@ -50,9 +51,7 @@ void tlk_inodes_destroy(struct tlk_inode_table *t)
 		for (; n; n = next) {
 			next = n->next;
 			close(n->fd);
-			if (n->link_node)
-				close(n->link_dirfd);
-			free(n->link_node);
+			free(n->where);
 			free(n->name);
 			free(n);
 		}
@@ -64,9 +63,9 @@ void tlk_inodes_destroy(struct tlk_inode_table *t)
 }
 
 /* A known inode found again by name: count it. A pending link file takes
- * the named fd, so its path shows where it now lives: dup3 puts it under
- * the same descriptor number, atomically for any thread using it (both
- * name the same inode). Called with the stripe lock held. */
+ * the named fd, so that it is the file under its name from now on: dup3
+ * puts it under the same descriptor number, atomically for any thread
+ * using it (both name the same inode). Called with the stripe lock held. */
 static void found_again(struct tlk_inode *n, int fd, bool pending)
 {
 	n->nlookup++;
@@ -75,13 +74,13 @@ static void found_again(struct tlk_inode *n, int fd, bool pending)
 	close(fd);
 }
 
-static struct tlk_inode *find(struct tlk_inode_table *t, size_t b,
-			      const struct stat *st)
+static struct tlk_inode *find(struct tlk_inode_table *t, size_t b, dev_t dev,
+			      ino_t ino)
 {
 	struct tlk_inode *n;
 
 	for (n = t->buckets[b]; n; n = n->next)
-		if (n->ino == st->st_ino && n->dev == st->st_dev)
+		if (n->ino == ino && n->dev == dev)
 			return n;
 	return NULL;
 }
@@ -96,7 +95,7 @@ static struct tlk_inode *find_or_insert(struct tlk_inode_table *t, size_t b,
 	struct tlk_inode *n;
 
 	pthread_mutex_lock(lock);
-	n = find(t, b, st);
+	n = find(t, b, st->st_dev, st->st_ino);
 	if (n) {
 		found_again(n, fd, pending);
 	} else if (fresh) {
@@ -108,66 +107,88 @@ static struct tlk_inode *find_or_insert(struct tlk_inode_table *t, size_t b,
 	return n ? n : fresh;
 }
 
+static void inode_free(struct tlk_inode *n)
+{
+	free(n->where);
+	free(n->name);
+	free(n);
+}
+
+/* A new inode with its position, not yet in the table. */
+static struct tlk_inode *inode_new(int fd, const struct stat *st, bool pending,
+				   const struct tlk_inode *parent,
+				   const char *name, const struct tlk_node *node)
+{
+	struct tlk_inode *n = calloc(1, sizeof(*n));
+	bool oom = false;
+
+	if (!n)
+		return NULL;
+	n->fd = fd;
+	n->pending = pending;
+	n->dev = st->st_dev;
+	n->ino = st->st_ino;
+	n->type = st->st_mode & S_IFMT;
+	n->nlookup = 1;
+	n->parent_dev = parent->dev;
+	n->parent_ino = parent->ino;
+	n->name = strdup(name);
+	n->where = tlk_layout_pack(node, &oom);
+	if (!n->name || oom) {
+		inode_free(n);
+		return NULL;
+	}
+	return n;
+}
+
 static struct tlk_inode *inode_get(struct tlk_inode_table *t, int fd,
 				   const struct stat *st, bool pending,
-				   struct tlk_node *link_node, int link_dirfd)
+				   const struct tlk_inode *parent,
+				   const char *name, const struct tlk_node *node)
 {
 	size_t b = bucket_of(t, st->st_dev, st->st_ino);
 	struct tlk_inode *n, *fresh;
 
 	n = find_or_insert(t, b, fd, st, pending, NULL);
 	if (n) {
-		free(link_node);
-		if (link_dirfd >= 0)
-			close(link_dirfd);
+		if (tlk_inode_note_where(t, n, parent, name, node, false) < 0) {
+			tlk_inode_forget(t, n, 1);
+			return NULL;
+		}
 		return n;
 	}
 	/* Allocate outside the lock, then insert unless someone raced us. */
-	fresh = calloc(1, sizeof(*fresh));
+	fresh = inode_new(fd, st, pending, parent, name, node);
 	if (!fresh) {
 		close(fd);
-		free(link_node);
-		if (link_dirfd >= 0)
-			close(link_dirfd);
 		return NULL;
 	}
-	fresh->fd = fd;
-	fresh->pending = pending;
-	fresh->link_node = link_node;
-	fresh->link_dirfd = link_dirfd;
-	fresh->dev = st->st_dev;
-	fresh->ino = st->st_ino;
-	fresh->type = st->st_mode & S_IFMT;
-	fresh->nlookup = 1;
 	n = find_or_insert(t, b, fd, st, pending, fresh);
 	if (n != fresh) {
-		free(fresh->link_node);
-		if (link_dirfd >= 0)
-			close(link_dirfd);
-		free(fresh);
+		inode_free(fresh);
+		if (tlk_inode_note_where(t, n, parent, name, node, false) < 0) {
+			tlk_inode_forget(t, n, 1);
+			return NULL;
+		}
 	}
 	return n;
 }
 
 struct tlk_inode *tlk_inode_get(struct tlk_inode_table *t, int fd,
-				const struct stat *st)
+				const struct stat *st,
+				const struct tlk_inode *parent,
+				const char *name, const struct tlk_node *node)
 {
-	return inode_get(t, fd, st, false, NULL, -1);
+	return inode_get(t, fd, st, false, parent, name, node);
 }
 
 struct tlk_inode *tlk_inode_get_pending(struct tlk_inode_table *t, int fd,
 					const struct stat *st,
-					const struct tlk_node *node, int dirfd)
+					const struct tlk_inode *parent,
+					const char *name,
+					const struct tlk_node *node)
 {
-	struct tlk_node *copy = malloc(sizeof(*copy));
-
-	if (!copy) {
-		close(fd);
-		close(dirfd);
-		return NULL;
-	}
-	*copy = *node;
-	return inode_get(t, fd, st, true, copy, dirfd);
+	return inode_get(t, fd, st, true, parent, name, node);
 }
 
 void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
@@ -183,6 +204,11 @@ void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
 		pthread_mutex_unlock(lock);
 		return;
 	}
+	if (ino->nlookup < n)
+		tlk_err("forget of %llu lookups on inode %llu that has %llu: "
+			"lookup counts are out of step (a bug)",
+			(unsigned long long)n, (unsigned long long)ino->ino,
+			(unsigned long long)ino->nlookup);
 	for (pp = &t->buckets[b]; *pp; pp = &(*pp)->next) {
 		if (*pp == ino) {
 			*pp = ino->next;
@@ -192,11 +218,7 @@ void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
 	atomic_fetch_sub(&t->count, 1);
 	pthread_mutex_unlock(lock);
 	close(ino->fd);
-	if (ino->link_node)
-		close(ino->link_dirfd);
-	free(ino->link_node);
-	free(ino->name);
-	free(ino);
+	inode_free(ino);
 }
 
 pthread_mutex_t *tlk_inode_lock(struct tlk_inode_table *t,
@@ -205,28 +227,116 @@ pthread_mutex_t *tlk_inode_lock(struct tlk_inode_table *t,
 	return stripe_of(t, bucket_of(t, ino->dev, ino->ino));
 }
 
-void tlk_inode_note_name(struct tlk_inode_table *t, struct tlk_inode *ino,
-			 struct tlk_inode *parent, const char *name)
+static int weight_of(const struct tlk_packed_node *p)
+{
+	struct tlk_node node;
+
+	tlk_layout_unpack(p, &node);
+	return tlk_layout_weight(&node);
+}
+
+int tlk_inode_note_where(struct tlk_inode_table *t, struct tlk_inode *ino,
+			 const struct tlk_inode *parent, const char *name,
+			 const struct tlk_node *node, bool force)
 {
 	pthread_mutex_t *lock = tlk_inode_lock(t, ino);
-	char *copy = NULL;
+	struct tlk_packed_node *packed, *old_where = NULL;
+	char *copy, *old_name = NULL;
+	bool oom = false;
 
 	pthread_mutex_lock(lock);
-	if (ino->name && ino->parent_ino == parent->ino &&
+	if (!force && ino->name && ino->parent_ino == parent->ino &&
 	    ino->parent_dev == parent->dev && strcmp(ino->name, name) == 0) {
 		pthread_mutex_unlock(lock);
-		return;
+		return 0;
 	}
 	pthread_mutex_unlock(lock);
 	copy = strdup(name);
+	packed = tlk_layout_pack(node, &oom);
+	if (!copy || oom) {
+		free(copy);
+		free(packed);
+		return -ENOMEM;
+	}
 	pthread_mutex_lock(lock);
-	if (copy) {
-		free(ino->name);
+	if (force || tlk_layout_weight(node) >= weight_of(ino->where)) {
+		old_where = ino->where;
+		old_name = ino->name;
+		ino->where = packed;
 		ino->name = copy;
 		ino->parent_dev = parent->dev;
 		ino->parent_ino = parent->ino;
+		packed = NULL;
+		copy = NULL;
 	}
 	pthread_mutex_unlock(lock);
+	free(old_where);
+	free(old_name);
+	free(packed);
+	free(copy);
+	return 0;
+}
+
+void tlk_inode_note_moved(struct tlk_inode_table *t, dev_t dev, ino_t ino,
+			  const struct tlk_inode *parent, const char *name,
+			  const struct tlk_node *node)
+{
+	size_t b = bucket_of(t, dev, ino);
+	struct tlk_packed_node *packed;
+	char *copy = strdup(name);
+	struct tlk_inode *n;
+	bool oom = false;
+
+	packed = tlk_layout_pack(node, &oom);
+	pthread_mutex_lock(stripe_of(t, b));
+	n = find(t, b, dev, ino);
+	if (n && copy && !oom) {
+		struct tlk_packed_node *p = n->where;
+		char *c = n->name;
+		n->where = packed;
+		n->name = copy;
+		n->parent_dev = parent->dev;
+		n->parent_ino = parent->ino;
+		packed = p;
+		copy = c;
+	} else if (n) {
+		/* Renames onto link positions are copies (tag_ops.c), so
+		 * the old position is never lighter than a link. */
+		tlk_err("out of memory recording a rename of inode %llu",
+			(unsigned long long)ino);
+	}
+	pthread_mutex_unlock(stripe_of(t, b));
+	free(packed);
+	free(copy);
+}
+
+void tlk_inode_where(struct tlk_inode_table *t, struct tlk_inode *ino,
+		     struct tlk_node *out, dev_t *pdev, ino_t *pino)
+{
+	pthread_mutex_t *lock = tlk_inode_lock(t, ino);
+
+	pthread_mutex_lock(lock);
+	tlk_layout_unpack(ino->where, out);
+	*pdev = ino->parent_dev;
+	*pino = ino->parent_ino;
+	pthread_mutex_unlock(lock);
+}
+
+int tlk_inode_dup_fd(struct tlk_inode_table *t, dev_t dev, ino_t ino)
+{
+	size_t b = bucket_of(t, dev, ino);
+	struct tlk_inode *n;
+	int fd = -ENOENT;
+
+	pthread_mutex_lock(stripe_of(t, b));
+	n = find(t, b, dev, ino);
+	if (n) {
+		fd = fcntl(n->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			fd = -errno;
+	}
+	pthread_mutex_unlock(stripe_of(t, b));
+	return fd;
 }
 
 struct trim_entry {
@@ -266,14 +376,13 @@ static size_t collect(struct tlk_inode_table *t, struct tlk_inode *root,
 static fuse_ino_t parent_id(struct tlk_inode_table *t, struct tlk_inode *root,
 			    dev_t dev, ino_t ino)
 {
-	struct stat key = {.st_dev = dev, .st_ino = ino};
 	size_t b = bucket_of(t, dev, ino);
 	struct tlk_inode *n;
 
 	if (dev == root->dev && ino == root->ino)
 		return FUSE_ROOT_ID;
 	pthread_mutex_lock(stripe_of(t, b));
-	n = find(t, b, &key);
+	n = find(t, b, dev, ino);
 	pthread_mutex_unlock(stripe_of(t, b));
 	return n && n->type == S_IFDIR ? (uintptr_t)n : 0;
 }

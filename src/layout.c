@@ -7,6 +7,7 @@
  * or allocating. A node's strings are always NUL-terminated; an OTHER node
  * carries empty strings.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "taglockfs/layout.h"
@@ -33,10 +34,17 @@ static const char *const kind_names[TLK_KIND_COUNT] = {
     [TLK_TAG_INDEX_ALG] = "tag_index_alg",
     [TLK_TAG_INDEX_DIG] = "tag_index_dig",
     [TLK_TAG_INDEX_LINK] = "tag_index_link",
+    [TLK_TAG_INDEX_TMP] = "tag_index_tmp",
     [TLK_REVISIONS] = "revisions",
     [TLK_REV_ALG] = "rev_alg",
     [TLK_REV_DIG] = "rev_dig",
     [TLK_REV_LINK] = "rev_link",
+    [TLK_REV_TMP] = "rev_tmp",
+    [TLK_LAYERS] = "layers",
+    [TLK_LAYER_ALG] = "layer_alg",
+    [TLK_LAYER_DIG] = "layer_dig",
+    [TLK_LAYER_LINK] = "layer_link",
+    [TLK_LAYER_TMP] = "layer_tmp",
     [TLK_BLOBS] = "blobs",
     [TLK_BLOB_ALG] = "blob_alg",
     [TLK_BLOB_PREFIX] = "blob_prefix",
@@ -140,14 +148,19 @@ static bool link_tmp_n(const char *s, size_t n)
 	       memcmp(s + n - suf_len, suf, suf_len) == 0;
 }
 
-static bool link_or_tmp(const char *s, size_t n)
+/* Inside a digest directory: "link" or its 3.1 temporary file. */
+static enum tlk_kind link_or_tmp(const char *s, size_t n, enum tlk_kind link,
+				 enum tlk_kind tmp)
 {
-	return name_is(s, n, "link") || link_tmp_n(s, n);
+	if (name_is(s, n, "link"))
+		return link;
+	return link_tmp_n(s, n) ? tmp : TLK_OTHER;
 }
 
 static void clear_node(struct tlk_node *out, enum tlk_kind kind)
 {
 	out->kind = kind;
+	out->in_tree = false;
 	out->repo[0] = '\0';
 	out->tag[0] = '\0';
 	out->hex[0] = '\0';
@@ -187,8 +200,11 @@ static enum tlk_kind repo_next(struct tlk_node *out, const char *s, size_t n)
 {
 	size_t have;
 
-	if (s[0] == '_')
+	if (s[0] == '_') {
+		if (name_is(s, n, "_layers"))
+			return TLK_LAYERS;
 		return name_is(s, n, "_manifests") ? TLK_MANIFESTS : TLK_OTHER;
+	}
 	if (!valid_repo_component(s, n))
 		return TLK_OTHER;
 	have = strnlen(out->repo, REPO_NAME_MAX);
@@ -280,10 +296,14 @@ static enum tlk_kind fixed_step(enum tlk_kind parent, const char *s, size_t n)
 		return name_is(s, n, "sha256") ? TLK_TAG_INDEX_ALG : TLK_OTHER;
 	case TLK_REVISIONS:
 		return name_is(s, n, "sha256") ? TLK_REV_ALG : TLK_OTHER;
+	case TLK_LAYERS:
+		return name_is(s, n, "sha256") ? TLK_LAYER_ALG : TLK_OTHER;
 	case TLK_TAG_INDEX_DIG:
-		return link_or_tmp(s, n) ? TLK_TAG_INDEX_LINK : TLK_OTHER;
+		return link_or_tmp(s, n, TLK_TAG_INDEX_LINK, TLK_TAG_INDEX_TMP);
 	case TLK_REV_DIG:
-		return link_or_tmp(s, n) ? TLK_REV_LINK : TLK_OTHER;
+		return link_or_tmp(s, n, TLK_REV_LINK, TLK_REV_TMP);
+	case TLK_LAYER_DIG:
+		return link_or_tmp(s, n, TLK_LAYER_LINK, TLK_LAYER_TMP);
 	default:
 		return TLK_OTHER;
 	}
@@ -299,10 +319,12 @@ static void classify(const struct tlk_node *parent, const char *s, size_t n,
 		     struct tlk_node *out)
 {
 	enum tlk_kind pk = parent->kind;
+	bool in_tree = parent->in_tree;
 	enum tlk_kind k;
 
 	if (n == 0 || n > NAME_MAX_LEN || is_dot_name(s, n)) {
 		clear_node(out, TLK_OTHER);
+		out->in_tree = in_tree;
 		return;
 	}
 	inherit(parent, out);
@@ -325,6 +347,9 @@ static void classify(const struct tlk_node *parent, const char *s, size_t n,
 	case TLK_REV_ALG:
 		k = digest_dir(out, s, n, TLK_REV_DIG);
 		break;
+	case TLK_LAYER_ALG:
+		k = digest_dir(out, s, n, TLK_LAYER_DIG);
+		break;
 	case TLK_BLOB_ALG:
 		k = blob_prefix(out, s, n);
 		break;
@@ -339,6 +364,9 @@ static void classify(const struct tlk_node *parent, const char *s, size_t n,
 		clear_node(out, TLK_OTHER);
 	else
 		out->kind = k;
+	/* Below the root, only docker/ (or, for a mount at v2, repositories/
+	 * and blobs/) enter the tree; everything below it stays inside. */
+	out->in_tree = in_tree || k != TLK_OTHER;
 }
 
 void tlk_layout_root(struct tlk_node *out)
@@ -419,10 +447,140 @@ bool tlk_layout_is_structural_dir(enum tlk_kind kind)
 	case TLK_REVISIONS:
 	case TLK_REV_ALG:
 	case TLK_REV_DIG:
+	case TLK_LAYERS:
+	case TLK_LAYER_ALG:
+	case TLK_LAYER_DIG:
 		return true;
 	default:
 		return false;
 	}
+}
+
+enum tlk_link_class tlk_layout_link_class(enum tlk_kind kind)
+{
+	switch (kind) {
+	case TLK_CURRENT_LINK:
+		return TLK_LINK_TAG;
+	case TLK_TAG_INDEX_LINK:
+	case TLK_REV_LINK:
+	case TLK_LAYER_LINK:
+		return TLK_LINK_PATH;
+	default:
+		return TLK_LINK_NONE;
+	}
+}
+
+bool tlk_layout_own_digest(const struct tlk_node *node, char *buf, size_t len)
+{
+	if (tlk_layout_link_class(node->kind) != TLK_LINK_PATH ||
+	    !tlk_layout_valid_hex(node->hex) || len < 7 + TLK_HEX_LEN + 1)
+		return false;
+	memcpy(buf, "sha256:", 7);
+	memcpy(buf + 7, node->hex, TLK_HEX_LEN + 1);
+	return true;
+}
+
+const char *tlk_layout_up_to_tag_dir(enum tlk_kind kind)
+{
+	switch (kind) {
+	case TLK_TAG_DIR:
+		return ".";
+	case TLK_CURRENT:
+	case TLK_TAG_INDEX:
+		return "..";
+	case TLK_TAG_INDEX_ALG:
+		return "../..";
+	case TLK_TAG_INDEX_DIG:
+		return "../../..";
+	default:
+		return NULL;
+	}
+}
+
+const char *tlk_layout_revision_to_tags(enum tlk_kind kind)
+{
+	switch (kind) {
+	case TLK_REVISIONS:
+		return "../tags";
+	case TLK_REV_ALG:
+		return "../../tags";
+	case TLK_REV_DIG:
+		return "../../../tags";
+	default:
+		return NULL;
+	}
+}
+
+bool tlk_layout_must_be_file(enum tlk_kind kind)
+{
+	return tlk_layout_link_class(kind) != TLK_LINK_NONE ||
+	       kind == TLK_BLOB_DATA;
+}
+
+bool tlk_layout_is_repo_state(enum tlk_kind kind)
+{
+	if (kind == TLK_ROOT || kind == TLK_DOCKER || kind == TLK_REGISTRY ||
+	    kind == TLK_V2 || kind == TLK_REPOS)
+		return false;
+	return tlk_layout_is_structural_dir(kind) ||
+	       tlk_layout_link_class(kind) != TLK_LINK_NONE;
+}
+
+int tlk_layout_weight(const struct tlk_node *node)
+{
+	if (tlk_layout_link_class(node->kind) != TLK_LINK_NONE)
+		return 3;
+	if (node->kind == TLK_BLOB_DATA)
+		return 2;
+	return node->in_tree ? 1 : 0;
+}
+
+struct tlk_packed_node {
+	unsigned char kind;
+	bool in_tree;
+	unsigned char tag_len;
+	unsigned short repo_len;
+	char hex[TLK_HEX_LEN + 1];
+	char names[]; /* repo, NUL, tag, NUL */
+};
+
+struct tlk_packed_node *tlk_layout_pack(const struct tlk_node *node, bool *oom)
+{
+	size_t rl = strnlen(node->repo, TLK_REPO_MAX - 1);
+	size_t tl = strnlen(node->tag, TLK_TAG_MAX);
+	struct tlk_packed_node *p;
+
+	*oom = false;
+	if (node->kind == TLK_OTHER && !node->in_tree)
+		return NULL;
+	p = malloc(sizeof(*p) + rl + tl + 2);
+	if (!p) {
+		*oom = true;
+		return NULL;
+	}
+	p->kind = (unsigned char)node->kind;
+	p->in_tree = node->in_tree;
+	p->repo_len = (unsigned short)rl;
+	p->tag_len = (unsigned char)tl;
+	copy_field(p->hex, node->hex, sizeof(p->hex));
+	memcpy(p->names, node->repo, rl);
+	p->names[rl] = '\0';
+	memcpy(p->names + rl + 1, node->tag, tl);
+	p->names[rl + 1 + tl] = '\0';
+	return p;
+}
+
+void tlk_layout_unpack(const struct tlk_packed_node *p, struct tlk_node *out)
+{
+	if (!p) {
+		clear_node(out, TLK_OTHER);
+		return;
+	}
+	out->kind = (enum tlk_kind)p->kind;
+	out->in_tree = p->in_tree;
+	memcpy(out->repo, p->names, (size_t)p->repo_len + 1);
+	memcpy(out->tag, p->names + p->repo_len + 1, (size_t)p->tag_len + 1);
+	copy_field(out->hex, p->hex, sizeof(out->hex));
 }
 
 bool tlk_layout_is_inspected_file(enum tlk_kind kind)
@@ -432,7 +590,11 @@ bool tlk_layout_is_inspected_file(enum tlk_kind kind)
 	case TLK_CURRENT_TMP:
 	case TLK_CURRENT_OTHER:
 	case TLK_TAG_INDEX_LINK:
+	case TLK_TAG_INDEX_TMP:
 	case TLK_REV_LINK:
+	case TLK_REV_TMP:
+	case TLK_LAYER_LINK:
+	case TLK_LAYER_TMP:
 		return true;
 	default:
 		return false;

@@ -287,22 +287,28 @@ static void *watch_loop(void *arg)
 	return NULL;
 }
 
-int tlk_live_policy_watch(struct tlk_live_policy *lp)
+int tlk_live_policy_hook_sighup(struct tlk_live_policy *lp)
 {
 	struct sigaction sa = {.sa_handler = on_sighup};
-	int ret;
 
-	if (pipe2(lp->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+	if (lp->wake[0] < 0 && pipe2(lp->wake, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
+	sighup_target = lp;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	return sigaction(SIGHUP, &sa, NULL) < 0 ? -errno : 0;
+}
+
+int tlk_live_policy_watch(struct tlk_live_policy *lp)
+{
+	int ret = tlk_live_policy_hook_sighup(lp);
+
+	if (ret < 0)
+		return ret;
 	ret = pthread_create(&lp->watcher, NULL, watch_loop, lp);
 	if (ret != 0)
 		return -ret;
 	lp->watching = true;
-	sighup_target = lp;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	if (sigaction(SIGHUP, &sa, NULL) < 0)
-		return -errno;
 	return 0;
 }
 
@@ -310,9 +316,11 @@ void tlk_live_policy_close(struct tlk_live_policy *lp)
 {
 	if (!lp)
 		return;
-	if (lp->watching) {
-		signal(SIGHUP, SIG_DFL);
+	if (sighup_target == lp) {
+		signal(SIGHUP, SIG_IGN);
 		sighup_target = NULL;
+	}
+	if (lp->watching) {
 		atomic_store(&lp->stop, true);
 		if (write(lp->wake[1], "q", 1) < 0) {
 			/* a full pipe wakes the watcher as well */

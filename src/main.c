@@ -5,6 +5,7 @@
  * exit early; once mounted, every failure is a reply to one request.
  */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,8 +95,6 @@ static void raise_fd_limit(void)
 
 static int open_backing(struct tlk_fs *fs, const char *dir)
 {
-	char proc[64];
-	ssize_t n;
 	struct stat st;
 
 	fs->root.fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -108,14 +107,6 @@ static int open_backing(struct tlk_fs *fs, const char *dir)
 	fs->root.ino = st.st_ino;
 	fs->root.type = S_IFDIR;
 	fs->root.nlookup = 2;
-	tlk_proc_fd_path(fs->root.fd, proc, sizeof(proc));
-	n = readlink(proc, fs->root_path, sizeof(fs->root_path) - 1);
-	if (n <= 0) {
-		fprintf(stderr, "taglockfs: cannot resolve %s\n", dir);
-		return -1;
-	}
-	fs->root_path[n] = '\0';
-	fs->root_len = (size_t)n;
 	return 0;
 }
 
@@ -126,8 +117,8 @@ static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 
 	fs->timeout = o->timeout;
 	fs->passthrough = TLK_HAVE_PASSTHROUGH && !o->no_passthrough;
-	for (i = 0; i < TLK_TAG_LOCKS; i++)
-		pthread_mutex_init(&fs->tag_locks[i], NULL);
+	for (i = 0; i < TLK_REPO_LOCKS; i++)
+		pthread_mutex_init(&fs->repo_locks[i], NULL);
 	if (tlk_inodes_init(&fs->inodes) < 0)
 		return -1;
 	ret = tlk_live_policy_open(o->policy, &fs->policy, &err);
@@ -193,7 +184,10 @@ static int serve(struct tlk_fs *fs, struct tlk_options *o)
 			      fs);
 	if (!se)
 		return 1; /* libfuse said why (unknown option, ...) */
-	if (fuse_set_signal_handlers(se) != 0)
+	/* libfuse's handlers unmount on SIGHUP too: ours (a policy reload)
+	 * replaces it before the mount exists (docs/design.md, rule 8). */
+	if (fuse_set_signal_handlers(se) != 0 ||
+	    tlk_live_policy_hook_sighup(fs->policy) < 0)
 		goto out_destroy;
 	if (fuse_session_mount(se, o->mountpoint) != 0)
 		goto out_signals;
@@ -204,7 +198,7 @@ static int serve(struct tlk_fs *fs, struct tlk_options *o)
 			 "next operation only");
 	fs->se = se;
 	tlk_trimmer_start(fs);
-	tlk_notice("serving %s on %s", fs->root_path, o->mountpoint);
+	tlk_notice("serving %s on %s", o->backing, o->mountpoint);
 	if (o->singlethread) {
 		ret = fuse_session_loop(se);
 	} else {
@@ -221,7 +215,8 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out_destroy:
 	fuse_session_destroy(se);
-	return ret ? 1 : 0;
+	/* The loop answers the signal that stopped it: a clean stop. */
+	return ret == 0 || ret == SIGTERM || ret == SIGINT ? 0 : 1;
 }
 
 int main(int argc, char *argv[])

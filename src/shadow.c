@@ -1,141 +1,94 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * shadow.c - the in-memory image of a protected link behind a write handle
- * (see shadow.h for why it exists).
+ * shadow.c - the in-memory image of a link behind a guarded handle (see
+ * shadow.h; the verdicts on it are tlk_decide's).
  */
-#include <errno.h>
 #include <string.h>
 
 #include "taglockfs/shadow.h"
 
-static bool base_has_content(const struct tlk_shadow *sh)
-{
-	return sh->base.state == TLK_LINK_VALID ||
-	       sh->base.state == TLK_LINK_MALFORMED;
-}
-
 void tlk_shadow_init(struct tlk_shadow *sh, const void *cur, size_t cur_len,
 		     bool truncate)
 {
+	size_t held = cur_len < TLK_SHADOW_MAX ? cur_len : TLK_SHADOW_MAX;
+
 	memset(sh, 0, sizeof(*sh));
-	tlk_link_parse(cur, cur_len, &sh->base);
+	if (held)
+		memcpy(sh->base, cur, held);
 	sh->base_len = cur_len;
-	if (cur_len == 0 || cur_len > TLK_SHADOW_MAX)
-		return; /* nothing to mirror, or MALFORMED and too long */
-	memcpy(sh->base_bytes, cur, cur_len);
 	if (!truncate) {
-		memcpy(sh->bytes, cur, cur_len);
+		memcpy(sh->bytes, sh->base, held);
 		sh->len = cur_len;
 	}
 }
 
-/* With content in the base, the view must stay a prefix of it. */
-static bool view_is_base_prefix(const char *view, size_t len,
-				const struct tlk_shadow *sh)
+void tlk_shadow_current(const struct tlk_shadow *sh,
+			struct tlk_shadow_view *out)
 {
-	if (len > sh->base_len || sh->base_len > TLK_SHADOW_MAX)
-		return false;
-	return memcmp(view, sh->base_bytes, len) == 0;
+	memcpy(out->bytes, sh->bytes, sizeof(out->bytes));
+	out->len = sh->len;
 }
 
-static int refuse(struct tlk_shadow *sh, int err)
+void tlk_shadow_try_write(const struct tlk_shadow *sh, off_t off,
+			  const void *buf, size_t n,
+			  struct tlk_shadow_view *out)
 {
-	sh->failed = true;
-	return err;
-}
+	size_t end;
 
-int tlk_shadow_write(struct tlk_shadow *sh, off_t off, const void *buf,
-		     size_t n)
-{
-	char next[TLK_SHADOW_MAX];
-	size_t end, len;
-
-	if (off < 0)
-		return refuse(sh, -EINVAL);
-	if ((size_t)off > TLK_SHADOW_MAX || n > TLK_SHADOW_MAX - (size_t)off)
-		return refuse(sh, base_has_content(sh) ? -EPERM : -EINVAL);
-	end = (size_t)off + n;
-	len = end > sh->len ? end : sh->len;
-	memcpy(next, sh->bytes, sh->len);
-	if ((size_t)off > sh->len)
-		memset(next + sh->len, 0, (size_t)off - sh->len);
-	memcpy(next + off, buf, n);
-	if (base_has_content(sh) && !view_is_base_prefix(next, len, sh))
-		return refuse(sh, -EPERM);
-	memcpy(sh->bytes, next, len);
-	sh->len = len;
-	return 0;
-}
-
-int tlk_shadow_truncate(struct tlk_shadow *sh, off_t size)
-{
-	if (size < 0)
-		return -EINVAL;
-	if ((size_t)size > TLK_SHADOW_MAX)
-		return refuse(sh, base_has_content(sh) ? -EPERM : -EINVAL);
-	if ((size_t)size > sh->len) {
-		memset(sh->bytes + sh->len, 0, (size_t)size - sh->len);
-		if (base_has_content(sh) &&
-		    !view_is_base_prefix(sh->bytes, (size_t)size, sh))
-			return refuse(sh, -EPERM);
+	tlk_shadow_current(sh, out);
+	if (off < 0 || (size_t)off > TLK_SHADOW_MAX ||
+	    n > TLK_SHADOW_MAX - (size_t)off) {
+		out->len = TLK_SHADOW_MAX + 1; /* never acceptable */
+		return;
 	}
-	sh->len = (size_t)size;
-	return 0;
+	end = (size_t)off + n;
+	if (out->len < (size_t)off)
+		memset(out->bytes + out->len, 0, (size_t)off - out->len);
+	if (n)
+		memcpy(out->bytes + off, buf, n);
+	if (end > out->len)
+		out->len = end;
+}
+
+void tlk_shadow_try_truncate(const struct tlk_shadow *sh, off_t size,
+			     struct tlk_shadow_view *out)
+{
+	tlk_shadow_current(sh, out);
+	if (size < 0 || (size_t)size > TLK_SHADOW_MAX) {
+		out->len = TLK_SHADOW_MAX + 1;
+		return;
+	}
+	if ((size_t)size > out->len)
+		memset(out->bytes + out->len, 0, (size_t)size - out->len);
+	out->len = (size_t)size;
+}
+
+void tlk_shadow_accept(struct tlk_shadow *sh,
+		       const struct tlk_shadow_view *view)
+{
+	if (view->len > TLK_SHADOW_MAX)
+		return;
+	memcpy(sh->bytes, view->bytes, view->len);
+	sh->len = view->len;
 }
 
 size_t tlk_shadow_read(const struct tlk_shadow *sh, off_t off, void *buf,
 		       size_t n)
 {
-	if (off < 0 || (size_t)off >= sh->len)
+	size_t held = sh->len < TLK_SHADOW_MAX ? sh->len : TLK_SHADOW_MAX;
+
+	if (off < 0 || (size_t)off >= held)
 		return 0;
-	if (n > sh->len - (size_t)off)
-		n = sh->len - (size_t)off;
+	if (n > held - (size_t)off)
+		n = held - (size_t)off;
 	memcpy(buf, sh->bytes + off, n);
 	return n;
 }
 
-/* Could `view` still grow into "sha256:<64 hex>"? */
-static bool is_link_prefix(const char *view, size_t len)
-{
-	static const char algo[] = "sha256:";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		char c = view[i];
-		if (i < sizeof(algo) - 1
-			? c != algo[i]
-			: !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return false;
-	}
-	return true;
-}
-
-enum tlk_shadow_state tlk_shadow_state(const struct tlk_shadow *sh,
-				       bool at_close)
-{
-	struct tlk_link view;
-
-	if (base_has_content(sh)) {
-		if (sh->len == sh->base_len &&
-		    view_is_base_prefix(sh->bytes, sh->len, sh))
-			return TLK_SHADOW_UNCHANGED;
-		if (!at_close && view_is_base_prefix(sh->bytes, sh->len, sh))
-			return TLK_SHADOW_PARTIAL;
-		return TLK_SHADOW_CHANGED;
-	}
-	if (sh->len == 0)
-		return TLK_SHADOW_UNCHANGED;
-	tlk_link_parse(sh->bytes, sh->len, &view);
-	if (view.state == TLK_LINK_VALID)
-		return TLK_SHADOW_PUBLISH;
-	if (!at_close && is_link_prefix(sh->bytes, sh->len))
-		return TLK_SHADOW_PARTIAL;
-	return TLK_SHADOW_MALFORMED;
-}
-
 void tlk_shadow_committed(struct tlk_shadow *sh)
 {
-	tlk_link_parse(sh->bytes, sh->len, &sh->base);
-	memcpy(sh->base_bytes, sh->bytes, sh->len);
+	size_t held = sh->len < TLK_SHADOW_MAX ? sh->len : TLK_SHADOW_MAX;
+
+	memcpy(sh->base, sh->bytes, held);
 	sh->base_len = sh->len;
 }

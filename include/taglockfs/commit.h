@@ -61,4 +61,11 @@ int tlk_link_commit(int dirfd, struct tlk_pending_link *pending,
 		    const char *content, size_t len,
 		    enum tlk_commit_result *result, struct tlk_link *found);
 
+/* Write `content` to `pending` and rename it over "link", whatever is
+ * there: for links whose content may replace any other (a mutable tag; a
+ * path-determined link, whose only allowed content is known). The pending
+ * file is the link afterwards: discard it before another publish. */
+int tlk_link_replace(int dirfd, struct tlk_pending_link *pending,
+		     const char *content, size_t len);
+
 #endif

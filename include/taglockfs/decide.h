@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * decide.h - the verdict for one operation on the registry's tag state.
+ * decide.h - every verdict the daemon acts on (docs/design.md, "One place
+ * for verdicts").
  *
- * Pure: the caller gathers the facts (classification, policy answer, link
- * contents read from the backing directory) and asks; the answer is a typed
- * verdict. tlk_verdict_errno() turns it into an errno, tlk_reason_text() into
- * words for the log and the audit record. Deciding and reporting stay apart.
+ * Pure: the caller gathers the facts (where the nodes are, what the policy
+ * in force says, what the links hold, what the inode is) and asks; the
+ * answer is a typed verdict. tlk_verdict_errno() turns it into an errno,
+ * tlk_reason_text() into words for the log and the audit record. Deciding
+ * and reporting stay apart.
+ *
+ * Rule 5 (fail closed) lives here and only here: when facts.error is set,
+ * the facts could not be established and the verdict is a refusal carrying
+ * that errno, whatever the operation.
  */
 #ifndef TAGLOCKFS_DECIDE_H
 #define TAGLOCKFS_DECIDE_H
@@ -14,42 +20,72 @@
 #include <stddef.h>
 
 #include "taglockfs/digest.h"
+#include "taglockfs/layout.h"
 
 enum tlk_op {
-	TLK_OP_OPEN_LINK,     /* open current/link for writing (or create it) */
-	TLK_OP_PUBLISH_LINK,  /* make `next` the content of current/link:
-				 commit of a write handle, rename over it */
-	TLK_OP_TRUNCATE_LINK, /* truncate(2) of current/link to new_size */
-	TLK_OP_REMOVE_LINK,   /* unlink of current/link */
-	TLK_OP_INDEX_ADD,     /* mkdir/create below index/sha256/<hex> */
-	TLK_OP_INDEX_REMOVE,  /* unlink of index/sha256/<hex>/link */
-	TLK_OP_REVISION_REMOVE, /* unlink of revisions/sha256/<hex>/link */
-	TLK_OP_MOVE_AWAY,	/* rename of a node that holds tag state */
-	TLK_OP_REMOVE_DIR, /* removal of a directory that holds tag state */
-	TLK_OP_HARDLINK,   /* link(2) from or into current/link */
-	TLK_OP_SYMLINK,	   /* symlink(2) named current/link */
+	TLK_OP_CREATE,	     /* create a new regular file `node` */
+	TLK_OP_OPEN_WRITE,   /* open the existing file `node` for writing */
+	TLK_OP_WRITE_LINK,   /* a guarded handle's view would become `view` */
+	TLK_OP_PUBLISH_LINK, /* make `next` the content of the link `node` */
+	TLK_OP_TRUNCATE,     /* truncate(2) of `node` without a handle */
+	TLK_OP_REMOVE,	     /* unlink the name `node` */
+	TLK_OP_MKDIR,	     /* mkdir `node` */
+	TLK_OP_SYMLINK,	     /* symlink(2) or mknod(2) named `node` */
+	TLK_OP_HARDLINK,     /* link(2) of `node` as `dst` */
+	TLK_OP_RENAME,	     /* rename `node` to `dst` */
+	TLK_OP_FOLLOW,	     /* readlink of the symlink `node` */
 	TLK_OP_COUNT
+};
+
+/* What the inode behind a name or handle is. */
+enum tlk_ftype {
+	TLK_FT_NONE = 0, /* no such name */
+	TLK_FT_REG,
+	TLK_FT_DIR,
+	TLK_FT_SYMLINK,
+	TLK_FT_SPECIAL, /* fifo, socket, device */
 };
 
 struct tlk_facts {
 	enum tlk_op op;
-	bool tag_protected; /* policy: the tag (or, for MOVE_AWAY/REMOVE_DIR and
-			       REVISION_REMOVE, some tag below) is protected */
-	bool protect_delete;	 /* policy: removals are refused too */
-	struct tlk_link current; /* current/link as it is now */
-	struct tlk_link next;	 /* PUBLISH: the proposed content;
-				    INDEX_*: the digest of the index entry */
-	size_t new_size;	 /* TRUNCATE_LINK */
-	size_t current_size;	 /* TRUNCATE_LINK: bytes in current/link now */
-	bool holds_protected;	 /* MOVE_AWAY/REMOVE_DIR/REVISION_REMOVE: a
-				    protected, non-empty tag is in the subtree or
-				    points to the revision */
+	int error; /* gathering a fact failed with this errno: refuse */
+	struct tlk_node node; /* the node acted on (RENAME: the source) */
+	enum tlk_ftype type;  /* what `node` is (REMOVE, RENAME, OPEN) */
+	bool multi_linked;    /* `node` has more than one hard link */
+	struct tlk_node dst;  /* RENAME, HARDLINK: the new name */
+	enum tlk_ftype dst_type; /* RENAME: what `dst` is now */
+	bool dst_multi_linked;	 /* RENAME: `dst` has more than one link */
+	bool exchange;		 /* RENAME_EXCHANGE or RENAME_WHITEOUT */
+	bool closing;		 /* WRITE_LINK: nothing more will be written */
+
+	/* Policy in force for `node` (RENAME, HARDLINK: also `dst`). */
+	bool repo_immutable;
+	bool dst_repo_immutable;
+	bool tag_protected;	/* node's tag (RENAME: dst's tag, when dst is a
+				   link position; TAG index entries: the tag) */
+	bool src_tag_protected; /* RENAME: the source's tag */
+	bool protect_delete;
+
+	/* What the links hold. */
+	struct tlk_link current; /* the link file as it is now (PUBLISH,
+				    TRUNCATE, REMOVE of a tag link) */
+	struct tlk_link tag_current; /* index entries: the tag's current/link */
+	struct tlk_link next;	     /* PUBLISH: the proposed content */
+	const char *view;	     /* WRITE_LINK: the handle's view... */
+	size_t view_len;
+	const char *base; /* ...and the bytes the link held at open */
+	size_t base_len;
+	size_t new_size;     /* TRUNCATE */
+	size_t current_size; /* TRUNCATE: bytes in the file now */
+	bool in_use;	     /* REMOVE/RENAME of a revision link: a protected
+				tag points to it */
 };
 
 enum tlk_verdict_kind {
 	TLK_ALLOW = 0, /* pass the operation through */
-	TLK_INSPECT,   /* OPEN_LINK only: serve the handle through a shadow
-			  buffer and publish with tlk_link_commit() */
+	TLK_INSPECT,   /* CREATE/OPEN_WRITE: serve a guarded handle;
+			  RENAME: publish the source's content as a copy */
+	TLK_PUBLISH,   /* WRITE_LINK: accept the view and publish it now */
 	TLK_REFUSE,    /* fail, change nothing */
 };
 
@@ -58,26 +94,37 @@ enum tlk_reason {
 	TLK_R_NOT_TAG_STATE,	 /* operation touches no protected state */
 	TLK_R_CREATE,		 /* first content of a protected tag */
 	TLK_R_IDENTICAL,	 /* byte-identical rewrite */
-	TLK_R_PROTECTED_OPEN,	 /* write handle on a protected link */
+	TLK_R_GUARDED,		 /* a link file: served through a shadow */
+	TLK_R_PENDING,		 /* a digest still being written */
 	TLK_R_OVERWRITE,	 /* would point an existing tag elsewhere */
 	TLK_R_MALFORMED,	 /* new content is not "sha256:<64 hex>" */
 	TLK_R_REMOVE,		 /* would remove a protected tag */
 	TLK_R_INDEX_OTHER,	 /* index entry for another digest */
 	TLK_R_REVISION_IN_USE,	 /* manifest a protected tag points to */
-	TLK_R_MOVE,		 /* rename of protected tag state */
-	TLK_R_LINK_ALIAS,	 /* hard link or symlink on a protected link */
+	TLK_R_MOVE,		 /* rename of protected state or a directory */
+	TLK_R_SHAPE,		 /* a shape the registry never makes */
+	TLK_R_ALIAS,		 /* reached through a hard or symbolic link */
+	TLK_R_WRONG_DIGEST,	 /* a path-determined link with another digest */
+	TLK_R_UNDECIDABLE,	 /* the facts could not be established */
 	TLK_R_COUNT
 };
 
 struct tlk_verdict {
 	enum tlk_verdict_kind kind;
 	enum tlk_reason reason;
+	int error; /* REFUSE: the errno to answer */
 };
 
 struct tlk_verdict tlk_decide(const struct tlk_facts *facts);
 
-/* 0 for ALLOW/INSPECT, EPERM for refusals, EINVAL for MALFORMED. */
+/* 0 unless refused; then EPERM, EINVAL (malformed content) or the errno
+ * that kept the facts from being established. */
 int tlk_verdict_errno(struct tlk_verdict verdict);
+
+/* Whether the verdict is worth a log line and an audit record: refusals,
+ * and the publishes (create, identical rewrite) of protected tags. */
+bool tlk_verdict_reported(const struct tlk_facts *facts,
+			  struct tlk_verdict verdict);
 
 /* One sentence for the log, e.g. "The requested tag already exists and
  * cannot be overwritten." Never NULL. */

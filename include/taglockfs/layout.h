@@ -48,12 +48,18 @@ enum tlk_kind {
 	TLK_TAG_INDEX,	    /* tags/<tag>/index/ */
 	TLK_TAG_INDEX_ALG,  /* tags/<tag>/index/sha256/ */
 	TLK_TAG_INDEX_DIG,  /* tags/<tag>/index/sha256/<hex>/ */
-	TLK_TAG_INDEX_LINK, /* tags/<tag>/index/sha256/<hex>/link or
-			       link.<id>.tmp */
+	TLK_TAG_INDEX_LINK, /* tags/<tag>/index/sha256/<hex>/link */
+	TLK_TAG_INDEX_TMP,  /* tags/<tag>/index/sha256/<hex>/link.<id>.tmp */
 	TLK_REVISIONS,	    /* <repo>/_manifests/revisions/ */
 	TLK_REV_ALG,	    /* revisions/sha256/ */
 	TLK_REV_DIG,	    /* revisions/sha256/<hex>/ */
 	TLK_REV_LINK,	    /* revisions/sha256/<hex>/link */
+	TLK_REV_TMP,	    /* revisions/sha256/<hex>/link.<id>.tmp */
+	TLK_LAYERS,	    /* <repo>/_layers/ */
+	TLK_LAYER_ALG,	    /* _layers/sha256/ */
+	TLK_LAYER_DIG,	    /* _layers/sha256/<hex>/ */
+	TLK_LAYER_LINK,	    /* _layers/sha256/<hex>/link */
+	TLK_LAYER_TMP,	    /* _layers/sha256/<hex>/link.<id>.tmp */
 	TLK_BLOBS,	    /* .../v2/blobs/ */
 	TLK_BLOB_ALG,	    /* blobs/sha256/ */
 	TLK_BLOB_PREFIX,    /* blobs/sha256/<2 hex>/ */
@@ -64,9 +70,13 @@ enum tlk_kind {
 };
 
 /* What a node is. repo is set from TLK_REPO_DIR down, tag from TLK_TAG_DIR
- * down, hex for the *_DIG and *_LINK kinds below a digest directory. */
+ * down, hex for the *_DIG and *_LINK kinds below a digest directory.
+ * in_tree: the node is the registry's tree (docker/, docker/registry/,
+ * docker/registry/v2/ and everything below; with a mount at v2, the
+ * repositories/ and blobs/ directories and below), whatever its kind. */
 struct tlk_node {
 	enum tlk_kind kind;
+	bool in_tree;
 	char repo[TLK_REPO_MAX];
 	char tag[TLK_TAG_MAX + 1];
 	char hex[TLK_HEX_LEN + 1];
@@ -97,6 +107,53 @@ bool tlk_layout_is_link_tmp(const char *name);
 /* True for kinds that are directories on the way down to a tag link or a
  * revision link (ROOT .. CURRENT, the index and revision directories). */
 bool tlk_layout_is_structural_dir(enum tlk_kind kind);
+
+/* The registry's link files (docs/design.md, rules 3 and 4). */
+enum tlk_link_class {
+	TLK_LINK_NONE = 0,
+	TLK_LINK_TAG,  /* tags/<t>/current/link: what a tag points to */
+	TLK_LINK_PATH, /* index, revision and layer links: they hold exactly
+			  sha256:<hex> of their own path */
+};
+enum tlk_link_class tlk_layout_link_class(enum tlk_kind kind);
+
+/* The digest a path-determined link must hold ("sha256:<hex>", 71 bytes
+ * and a NUL) into buf; false for other nodes. */
+bool tlk_layout_own_digest(const struct tlk_node *node, char *buf,
+			   size_t len);
+
+/* Relative path from a directory of `kind` (tag dir, current/, index/ and
+ * below) up to its tag directory ("." for the tag dir itself); NULL for
+ * kinds that are not inside one tag. */
+const char *tlk_layout_up_to_tag_dir(enum tlk_kind kind);
+
+/* Relative path from a revision directory of `kind` (revisions/ and
+ * below) to its repository's tags/ directory; NULL otherwise. */
+const char *tlk_layout_revision_to_tags(enum tlk_kind kind);
+
+/* Positions the registry only ever fills with a regular file: links and
+ * blob data. A directory, symlink or device there is not its shape. */
+bool tlk_layout_must_be_file(enum tlk_kind kind);
+
+/* Kinds that belong to one repository's manifest and layer state: the
+ * repository directories, the link files and every directory between.
+ * Rule 2 of docs/design.md applies to these in immutable repositories. */
+bool tlk_layout_is_repo_state(enum tlk_kind kind);
+
+/* How much an inode's position matters to enforcement: when a file is
+ * found under two names (hard links made behind the daemon's back) the
+ * daemon keeps the weightier one. */
+int tlk_layout_weight(const struct tlk_node *node);
+
+/* A compact, heap-allocated copy of a node for the inode table (one per
+ * inode the kernel holds). NULL from pack means "outside the tree, OTHER"
+ * and unpacks as such; pack returns NULL also when out of memory, with
+ * *oom set. Free with free(). */
+struct tlk_packed_node;
+struct tlk_packed_node *tlk_layout_pack(const struct tlk_node *node,
+					bool *oom);
+void tlk_layout_unpack(const struct tlk_packed_node *packed,
+		       struct tlk_node *out);
 
 /* True for the kinds whose files the daemon inspects (opened with direct
  * I/O): everything inside current/, index links and revision links. */

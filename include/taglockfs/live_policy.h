@@ -25,6 +25,10 @@ struct tlk_live_policy;
 int tlk_live_policy_open(const char *path, struct tlk_live_policy **out,
 			 struct tlk_policy_error *err);
 
+/* Route SIGHUP to a reload (queued until the watcher runs). Call before
+ * the filesystem is mounted: libfuse's own handler would unmount on
+ * SIGHUP (docs/design.md, rule 8). Returns 0 or -errno. */
+int tlk_live_policy_hook_sighup(struct tlk_live_policy *lp);
 /* Start the watcher thread and route SIGHUP to it. Returns 0 or -errno. */
 int tlk_live_policy_watch(struct tlk_live_policy *lp);
 

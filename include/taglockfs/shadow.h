@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * shadow.h - the in-memory image of a protected link behind a write handle.
+ * shadow.h - the in-memory image of a link file behind a guarded handle
+ * (docs/design.md, "Guarded handles").
  *
- * Pure. A write handle on a protected current/link never writes the backing
- * file: truncates and writes land here, and the backing link changes only
- * when a complete new digest is published (tlk_link_commit in commit.h),
- * which succeeds only for a tag that has no content yet or for identical
- * bytes. So readers never see the link empty or torn, and distribution 2.8's
- * open + ftruncate(0) + write sequence gets its refusal from write(), not
- * from close().
+ * Pure and without verdicts: a guarded handle never writes the backing
+ * file; a write or truncate is first applied to a copy of the view
+ * (tlk_shadow_try_*), tlk_decide() judges that candidate, and only an
+ * accepted candidate becomes the view (tlk_shadow_accept). The backing link
+ * changes only when the handle publishes a view (commit.h).
  *
- * `base` is what the link holds (what the shadow must end up equal to when
- * the link has content). Not thread-safe: the owner of the handle locks.
+ * `base` holds what the link held when the handle was opened (or last
+ * published). A view or base longer than TLK_SHADOW_MAX keeps its real
+ * length and only its first TLK_SHADOW_MAX bytes. Not thread-safe: the
+ * owner of the handle locks.
  */
 #ifndef TAGLOCKFS_SHADOW_H
 #define TAGLOCKFS_SHADOW_H
@@ -25,47 +26,44 @@
 #define TLK_SHADOW_MAX TLK_LINK_LEN
 
 struct tlk_shadow {
-	struct tlk_link base; /* committed content (ABSENT/EMPTY: none) */
-	size_t base_len;      /* bytes in base (71 when VALID) */
-	char base_bytes[TLK_SHADOW_MAX]; /* raw bytes of base, base_len of them
-					  */
-	char bytes[TLK_SHADOW_MAX];	 /* the handle's view */
-	size_t len;			 /* bytes in the handle's view */
-	bool failed; /* a write was refused: stays refused */
+	char base[TLK_SHADOW_MAX];  /* bytes of the link at open */
+	size_t base_len;	    /* its real length */
+	char bytes[TLK_SHADOW_MAX]; /* the handle's view */
+	size_t len;		    /* its length */
 };
 
-/* Start from the link's current bytes (len 0 for absent or empty; a
- * malformed link longer than the buffer is kept as MALFORMED with len 0
- * bytes copied and base_len set to its real size). */
+/* A candidate view: what the handle would hold after one more change. */
+struct tlk_shadow_view {
+	char bytes[TLK_SHADOW_MAX];
+	size_t len; /* may exceed TLK_SHADOW_MAX: then never acceptable */
+};
+
+/* Start from the link's bytes (cur_len may exceed TLK_SHADOW_MAX; then
+ * only the first TLK_SHADOW_MAX bytes are read); `truncate`: the view
+ * starts empty (O_TRUNC). */
 void tlk_shadow_init(struct tlk_shadow *sh, const void *cur, size_t cur_len,
 		     bool truncate);
 
-/* Apply a write. Returns 0, -EPERM (would change existing content) or
- * -EINVAL (a new link cannot be this long). On error nothing changes and
- * the shadow is marked failed. */
-int tlk_shadow_write(struct tlk_shadow *sh, off_t off, const void *buf,
-		     size_t n);
+/* The view after writing n bytes at off (gaps read as zeros). */
+void tlk_shadow_try_write(const struct tlk_shadow *sh, off_t off,
+			  const void *buf, size_t n,
+			  struct tlk_shadow_view *out);
 
-/* Apply a truncate to `size`. Shrinking is a private intermediate state and
- * is allowed; growing past the content is -EPERM (existing) or -EINVAL. */
-int tlk_shadow_truncate(struct tlk_shadow *sh, off_t size);
+/* The view after truncating (or extending with zeros) to size. */
+void tlk_shadow_try_truncate(const struct tlk_shadow *sh, off_t size,
+			     struct tlk_shadow_view *out);
 
-/* Read from the handle's view; returns bytes copied. */
+/* The view as it is (to judge it at close). */
+void tlk_shadow_current(const struct tlk_shadow *sh,
+			struct tlk_shadow_view *out);
+
+/* Make an accepted candidate (len <= TLK_SHADOW_MAX) the view. */
+void tlk_shadow_accept(struct tlk_shadow *sh,
+		       const struct tlk_shadow_view *view);
+
+/* Read from the view; returns bytes copied. */
 size_t tlk_shadow_read(const struct tlk_shadow *sh, off_t off, void *buf,
 		       size_t n);
-
-enum tlk_shadow_state {
-	TLK_SHADOW_UNCHANGED, /* view equals base: nothing to publish */
-	TLK_SHADOW_PUBLISH,   /* base has no content, view is a valid link */
-	TLK_SHADOW_PARTIAL,   /* view is a valid prefix still being written */
-	TLK_SHADOW_CHANGED,   /* base has content and the view differs */
-	TLK_SHADOW_MALFORMED, /* base has no content, view is not a link */
-};
-
-/* What the handle holds now. `at_close`: nothing more will be written, so a
- * prefix is no longer PARTIAL but CHANGED (base has content) or MALFORMED. */
-enum tlk_shadow_state tlk_shadow_state(const struct tlk_shadow *sh,
-				       bool at_close);
 
 /* After a successful publish: the view becomes the base. */
 void tlk_shadow_committed(struct tlk_shadow *sh);

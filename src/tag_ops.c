@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tag_ops.c - the namespace operations that touch a repository's state,
+ * decided and performed under that repository's lock (docs/design.md,
+ * rule 6: decide where you act). Each gathers the facts (facts.c, scan.c,
+ * where.c), asks tlk_decide(), reports what is worth reporting, and does
+ * the fd-relative syscall only when allowed. None needs a FUSE request.
+ *
+ * Facts that cost I/O are gathered only for the nodes whose verdict can
+ * depend on them (repository state); tlk_decide is asked every time.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+/* Decide and report: -errno for a refusal, else the verdict kind. */
+static int judge(struct tlk_fs *fs, pid_t pid, const struct tlk_facts *f)
+{
+	struct tlk_verdict v = tlk_decide(f);
+
+	tlk_report(fs, pid, f, v);
+	return v.kind == TLK_REFUSE ? -tlk_verdict_errno(v) : (int)v.kind;
+}
+
+/* Keep the first error while gathering. */
+static void note_error(struct tlk_facts *f, int ret)
+{
+	if (ret < 0 && !f->error)
+		f->error = -ret;
+}
+
+static pthread_mutex_t *state_lock(struct tlk_fs *fs,
+				   const struct tlk_node *node)
+{
+	return tlk_layout_is_repo_state(node->kind) ? tlk_repo_lock(fs, node)
+						    : NULL;
+}
+
+int tlk_tag_check(struct tlk_fs *fs, pid_t pid, enum tlk_op op,
+		  const struct tlk_node *node, const struct tlk_node *dst)
+{
+	struct tlk_facts f = {.op = op, .node = *node};
+
+	if (dst)
+		f.dst = *dst;
+	if (op == TLK_OP_FOLLOW)
+		tlk_facts_policy(fs, node, &f.repo_immutable, NULL, NULL);
+	return judge(fs, pid, &f);
+}
+
+/* What removing `name` from `dir` (a node of `node`) takes away. */
+static void removal_facts(struct tlk_fs *fs, int dirfd, const char *name,
+			  struct tlk_facts *f, bool *tag_protected)
+{
+	int ret;
+
+	note_error(f, tlk_facts_type(dirfd, name, &f->type, &f->multi_linked));
+	tlk_facts_policy(fs, &f->node, &f->repo_immutable, tag_protected,
+			 &f->protect_delete);
+	if (f->type != TLK_FT_REG)
+		return;
+	switch (f->node.kind) {
+	case TLK_CURRENT_LINK:
+		if (*tag_protected)
+			note_error(f, tlk_link_read(dirfd, name, &f->current,
+						    NULL, 0, NULL));
+		break;
+	case TLK_TAG_INDEX_LINK:
+		if (*tag_protected)
+			note_error(f, tlk_facts_tag_current(dirfd,
+							    TLK_TAG_INDEX_DIG,
+							    &f->tag_current));
+		break;
+	case TLK_REV_LINK:
+		ret = tlk_scan_revision_in_use(fs, dirfd, &f->node);
+		note_error(f, ret);
+		f->in_use = ret > 0;
+		break;
+	default:
+		break;
+	}
+}
+
+int tlk_tag_unlink(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
+		   const char *name)
+{
+	struct tlk_facts f = {.op = TLK_OP_REMOVE};
+	pthread_mutex_t *lock;
+	int ret;
+
+	tlk_where_child(fs, parent, name, &f.node);
+	tlk_link_absent(&f.current);
+	tlk_link_absent(&f.tag_current);
+	tlk_link_absent(&f.next);
+	lock = state_lock(fs, &f.node);
+	if (lock)
+		pthread_mutex_lock(lock);
+	if (tlk_layout_is_repo_state(f.node.kind))
+		removal_facts(fs, parent->fd, name, &f, &f.tag_protected);
+	ret = judge(fs, pid, &f);
+	if (ret >= 0)
+		ret = unlinkat(parent->fd, name, 0) < 0 ? -errno : 0;
+	if (lock)
+		pthread_mutex_unlock(lock);
+	return ret;
+}
+
+int tlk_tag_mkdir(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
+		  const char *name, mode_t mode)
+{
+	struct tlk_facts f = {.op = TLK_OP_MKDIR};
+	pthread_mutex_t *lock;
+	int ret;
+
+	tlk_where_child(fs, parent, name, &f.node);
+	tlk_link_absent(&f.current);
+	tlk_link_absent(&f.tag_current);
+	tlk_link_absent(&f.next);
+	lock = state_lock(fs, &f.node);
+	if (lock)
+		pthread_mutex_lock(lock);
+	if (f.node.kind == TLK_TAG_INDEX_DIG) {
+		tlk_facts_policy(fs, &f.node, NULL, &f.tag_protected, NULL);
+		if (f.tag_protected)
+			note_error(&f, tlk_facts_tag_current(parent->fd,
+							     TLK_TAG_INDEX_ALG,
+							     &f.tag_current));
+	}
+	ret = judge(fs, pid, &f);
+	if (ret >= 0)
+		ret = mkdirat(parent->fd, name, mode) < 0 ? -errno : 0;
+	if (lock)
+		pthread_mutex_unlock(lock);
+	return ret;
+}
+
+int tlk_tag_create_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
+			 const char *name, struct tlk_node *node)
+{
+	struct tlk_facts f = {.op = TLK_OP_CREATE};
+	pthread_mutex_t *lock = NULL;
+	int ret;
+
+	tlk_where_child(fs, parent, name, &f.node);
+	tlk_link_absent(&f.current);
+	tlk_link_absent(&f.tag_current);
+	tlk_link_absent(&f.next);
+	if (f.node.kind == TLK_TAG_INDEX_LINK) {
+		lock = state_lock(fs, &f.node);
+		pthread_mutex_lock(lock);
+		tlk_facts_policy(fs, &f.node, NULL, &f.tag_protected, NULL);
+		if (f.tag_protected)
+			note_error(&f, tlk_facts_tag_current(parent->fd,
+							     TLK_TAG_INDEX_DIG,
+							     &f.tag_current));
+	}
+	ret = judge(fs, pid, &f);
+	if (lock)
+		pthread_mutex_unlock(lock);
+	*node = f.node;
+	return ret;
+}
+
+int tlk_tag_open_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
+		       struct tlk_node *node)
+{
+	struct tlk_facts f = {.op = TLK_OP_OPEN_WRITE};
+
+	tlk_where_of(fs, inode, &f.node);
+	if (tlk_layout_link_class(f.node.kind) != TLK_LINK_NONE) {
+		note_error(&f, tlk_facts_fd_type(inode->fd, &f.type,
+						 &f.multi_linked));
+		tlk_facts_policy(fs, &f.node, &f.repo_immutable, NULL, NULL);
+	}
+	*node = f.node;
+	return judge(fs, pid, &f);
+}
+
+int tlk_tag_truncate(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
+		     off_t size)
+{
+	struct tlk_facts f = {.op = TLK_OP_TRUNCATE, .new_size = (size_t)size};
+	pthread_mutex_t *lock;
+	char proc[64];
+	struct stat st;
+	int fd = -1, ret;
+
+	tlk_where_of(fs, inode, &f.node);
+	tlk_link_absent(&f.current);
+	tlk_link_absent(&f.next);
+	tlk_proc_fd_path(inode->fd, proc, sizeof(proc));
+	lock = state_lock(fs, &f.node);
+	if (lock)
+		pthread_mutex_lock(lock);
+	if (tlk_layout_link_class(f.node.kind) != TLK_LINK_NONE) {
+		tlk_facts_policy(fs, &f.node, &f.repo_immutable,
+				 &f.tag_protected, NULL);
+		fd = open(proc, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0)
+			note_error(&f, -errno);
+		else {
+			f.current_size = (size_t)st.st_size;
+			f.multi_linked = st.st_nlink > 1;
+			note_error(&f, tlk_link_read_fd(fd, &f.current, NULL,
+							0, NULL));
+		}
+	}
+	ret = judge(fs, pid, &f);
+	if (ret >= 0)
+		ret = truncate(proc, size) < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	if (lock)
+		pthread_mutex_unlock(lock);
+	return ret;
+}
+
+/* Commit `content` as "link" in dirfd: a protected tag through the
+ * no-replace commit (the backing filesystem picks one winner, also across
+ * nodes); anything else (a mutable tag, a path-determined link, whose only
+ * content is known) by an atomic replace. */
+static int commit_link(struct tlk_facts *f, int dirfd,
+		       struct tlk_pending_link *pending, const char *content,
+		       size_t len, struct tlk_link *found)
+{
+	enum tlk_commit_result res;
+	int ret;
+
+	if (tlk_layout_link_class(f->node.kind) == TLK_LINK_TAG &&
+	    f->tag_protected) {
+		ret = tlk_link_commit(dirfd, pending, content, len, &res,
+				      found);
+		if (ret == 0 && res != TLK_COMMIT_CREATED)
+			f->current = *found;
+		return ret;
+	}
+	*found = f->next;
+	if (f->current.state == TLK_LINK_VALID &&
+	    tlk_link_same(&f->current, &f->next))
+		return 0;
+	return tlk_link_replace(dirfd, pending, content, len);
+}
+
+/* tlk_tag_publish with the repository lock held. */
+static int publish_locked(struct tlk_fs *fs, pid_t pid, int dirfd,
+			  const struct tlk_node *node,
+			  struct tlk_pending_link *pending, unsigned mode,
+			  const char *content, size_t len,
+			  struct tlk_link *found)
+{
+	struct tlk_facts f = {.op = TLK_OP_PUBLISH_LINK, .node = *node};
+	struct tlk_verdict v;
+	enum tlk_ftype type;
+	int ret;
+
+	tlk_link_parse(content, len, &f.next);
+	tlk_link_absent(&f.tag_current);
+	note_error(&f, tlk_link_read(dirfd, "link", &f.current, NULL, 0, NULL));
+	note_error(&f, tlk_facts_type(dirfd, "link", &type, &f.multi_linked));
+	tlk_facts_policy(fs, node, &f.repo_immutable, &f.tag_protected, NULL);
+	if (node->kind == TLK_TAG_INDEX_LINK && f.tag_protected)
+		note_error(&f, tlk_facts_tag_current(dirfd, TLK_TAG_INDEX_DIG,
+						     &f.tag_current));
+	v = tlk_decide(&f);
+	*found = f.current;
+	if (v.kind == TLK_REFUSE) {
+		tlk_report(fs, pid, &f, v);
+		return -tlk_verdict_errno(v);
+	}
+	ret = pending->fd >= 0 ? 0 : tlk_pending_create(dirfd, mode, pending);
+	if (ret == 0)
+		ret = commit_link(&f, dirfd, pending, content, len, found);
+	if (ret < 0)
+		return ret;
+	/* What the commit found decides what happened (another writer, on
+	 * this node or another, may have got there first). */
+	v = tlk_decide(&f);
+	tlk_report(fs, pid, &f, v);
+	return v.kind == TLK_REFUSE ? -tlk_verdict_errno(v) : 0;
+}
+
+int tlk_tag_publish(struct tlk_fs *fs, pid_t pid, int dirfd,
+		    const struct tlk_node *node, struct tlk_pending_link *pending,
+		    unsigned mode, const char *content, size_t len,
+		    struct tlk_link *found)
+{
+	pthread_mutex_t *lock = state_lock(fs, node);
+	int ret;
+
+	if (lock)
+		pthread_mutex_lock(lock);
+	ret = publish_locked(fs, pid, dirfd, node, pending, mode, content, len,
+			     found);
+	if (lock)
+		pthread_mutex_unlock(lock);
+	return ret;
+}
+
+/* Rule 1: a file renamed onto a link position is published as a copy of
+ * its bytes; the renamed file never becomes the link, so a descriptor
+ * still open on it cannot change the link later. */
+static int publish_copy(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
+			const char *name, struct tlk_inode *newparent,
+			const struct tlk_node *dst, unsigned flags)
+{
+	struct tlk_pending_link pending = {.fd = -1};
+	char raw[TLK_LINK_LEN + 1];
+	struct tlk_link content, found;
+	size_t len = 0;
+	struct stat st;
+	int fd, ret;
+
+	fd = openat(parent->fd, name,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = fstat(fd, &st) < 0 ? -errno : 0;
+	if (ret == 0)
+		ret = tlk_link_read_fd(fd, &content, raw, sizeof(raw), &len);
+	close(fd);
+	if (ret < 0)
+		return ret;
+	if ((flags & RENAME_NOREPLACE) &&
+	    faccessat(newparent->fd, "link", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return -EEXIST;
+	ret = publish_locked(fs, pid, newparent->fd, dst, &pending,
+			     st.st_mode & 07777, raw, len, &found);
+	if (pending.fd >= 0)
+		tlk_pending_discard(newparent->fd, &pending);
+	/* Rename semantics: the source name is gone. */
+	if (ret == 0 && unlinkat(parent->fd, name, 0) < 0)
+		ret = -errno;
+	return ret;
+}
+
+/* Facts of a rename's source (it goes away) and destination. */
+static void rename_facts(struct tlk_fs *fs, struct tlk_inode *parent,
+			 const char *name, struct tlk_inode *newparent,
+			 const char *newname, struct tlk_facts *f)
+{
+	note_error(f, tlk_facts_type(newparent->fd, newname, &f->dst_type,
+				     &f->dst_multi_linked));
+	tlk_facts_policy(fs, &f->dst, &f->dst_repo_immutable, &f->tag_protected,
+			 NULL);
+	if (tlk_layout_is_repo_state(f->node.kind))
+		removal_facts(fs, parent->fd, name, f, &f->src_tag_protected);
+	else
+		note_error(f, tlk_facts_type(parent->fd, name, &f->type,
+					     &f->multi_linked));
+}
+
+int tlk_tag_rename(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
+		   const char *name, struct tlk_inode *newparent,
+		   const char *newname, unsigned flags)
+{
+	struct tlk_facts f = {.op = TLK_OP_RENAME};
+	pthread_mutex_t *la, *lb;
+	int ret;
+
+	tlk_where_child(fs, parent, name, &f.node);
+	tlk_where_child(fs, newparent, newname, &f.dst);
+	tlk_link_absent(&f.current);
+	tlk_link_absent(&f.tag_current);
+	tlk_link_absent(&f.next);
+	f.exchange = (flags & (RENAME_EXCHANGE | RENAME_WHITEOUT)) != 0;
+	la = state_lock(fs, &f.node);
+	lb = state_lock(fs, &f.dst);
+	tlk_repo_lock_two(la, lb);
+	rename_facts(fs, parent, name, newparent, newname, &f);
+	ret = judge(fs, pid, &f);
+	if (ret == TLK_INSPECT) {
+		ret = publish_copy(fs, pid, parent, name, newparent, &f.dst,
+				   flags);
+	} else if (ret >= 0) {
+		ret = (flags ? renameat2(parent->fd, name, newparent->fd,
+					 newname, flags)
+			     : renameat(parent->fd, name, newparent->fd,
+					newname)) < 0
+			  ? -errno
+			  : 0;
+		if (ret == 0) {
+			tlk_where_moved(fs, newparent, newname);
+			if (flags & RENAME_EXCHANGE)
+				tlk_where_moved(fs, parent, name);
+		}
+	}
+	tlk_repo_unlock_two(la, lb);
+	return ret;
+}
