@@ -78,12 +78,15 @@ def test_symlinked_structural_directories_are_refused(tlk):
     expect_errno(errno.EPERM, os.symlink, '/tmp', tags / 'v9')
     expect_errno(errno.EPERM, os.symlink, '/tmp',
                  tag_link(m.root, REPO, 'v1').parent.parent / 'current')
-    # Nor renamed into place.
-    os.symlink('/tmp', m.root / 'sl')
-    expect_errno(errno.EPERM, os.rename, m.root / 'sl', tags / 'v8')
+    # Nor anywhere else in the registry's tree (rule 1), nor renamed into
+    # place from outside it.
+    expect_errno(errno.EPERM, os.symlink, '/tmp', m.root / 'sl')
+    os.symlink('/tmp', m.mnt / 'sl')
+    expect_errno(errno.EPERM, os.rename, m.mnt / 'sl', tags / 'v8')
     assert not (tags / 'v8').exists()
-    # Elsewhere symlinks are ordinary.
-    os.symlink('/tmp', m.root / 'elsewhere')
+    # Outside the tree symlinks are ordinary.
+    os.symlink('/tmp', m.mnt / 'elsewhere')
+    assert os.readlink(m.mnt / 'elsewhere') == '/tmp'
 
 
 def test_revision_link_of_protected_tag_cannot_be_emptied_or_rewritten(tlk):

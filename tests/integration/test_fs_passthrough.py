@@ -14,7 +14,8 @@ import subprocess
 
 import pytest
 
-from tlkutil import (RENAME_EXCHANGE, RENAME_NOREPLACE, digest, push_tag,
+from tlkutil import (RENAME_EXCHANGE, RENAME_NOREPLACE, digest, expect_errno,
+                     push_tag,
                      read, renameat2, rev_link, tag_link)
 
 MiB = 1 << 20
@@ -477,9 +478,11 @@ def test_registry_data_paths_pass_through(m):
     layer = root / 'repositories/test/example/_layers/sha256' / h / 'link'
     os.makedirs(layer.parent)
     layer.write_bytes(b'sha256:' + h.encode())
-    layer.write_bytes(digest('other').encode())  # layer links are not tag state
+    layer.write_bytes(b'sha256:' + h.encode())  # identical rewrite
+    # A layer link holds the digest of its own path (rule 3), nothing else.
+    expect_errno(errno.EPERM, layer.write_bytes, digest('other').encode())
     assert read(broot / 'repositories/test/example/_layers/sha256' / h
-                / 'link') == digest('other').encode()
+                / 'link') == b'sha256:' + h.encode()
     os.unlink(layer)
     # Revision links of manifests no protected tag points to.
     push_tag(root, 'test/example', 'v1', digest(1))
