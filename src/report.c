@@ -47,10 +47,16 @@ static void before_after(const struct tlk_facts *f, struct tlk_link *before,
 			       after);
 		break;
 	case TLK_OP_MKDIR:
-	case TLK_OP_CREATE:
+	case TLK_OP_CREATE: { /* an index entry: the digest it names */
+		char own[TLK_LINK_LEN + 1];
 		*before = f->tag_current;
 		tlk_link_absent(after);
+		if (tlk_layout_valid_hex(f->node.hex) &&
+		    snprintf(own, sizeof(own), "sha256:%s", f->node.hex) ==
+			TLK_LINK_LEN)
+			tlk_link_parse(own, TLK_LINK_LEN, after);
 		break;
+	}
 	default:
 		*before = f->node.kind == TLK_TAG_INDEX_LINK ? f->tag_current
 							     : f->current;
