@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -121,7 +122,7 @@ void tlk_pending_discard(int dirfd, struct tlk_pending_link *pending)
 	pending->name[0] = '\0';
 }
 
-static int write_all(int fd, const char *buf, size_t len)
+static int write_all(int fd, const char *buf, size_t len, bool sync)
 {
 	size_t done = 0;
 
@@ -136,7 +137,7 @@ static int write_all(int fd, const char *buf, size_t len)
 		}
 		done += (size_t)n;
 	}
-	return fsync(fd) < 0 ? -errno : 0;
+	return sync && fsync(fd) < 0 ? -errno : 0;
 }
 
 /* Make the directory entry durable: the link's name is the commit. */
@@ -196,15 +197,21 @@ static int replace_empty(int dirfd, struct tlk_pending_link *pending)
 }
 
 int tlk_link_replace(int dirfd, struct tlk_pending_link *pending,
-		     const char *content, size_t len)
+		     const char *content, size_t len, bool sync)
 {
-	int ret = write_all(pending->fd, content, len);
+	int ret = write_all(pending->fd, content, len, sync);
 
+	/* A new name is one linkat; an existing one is replaced by rename. */
 	if (ret == 0)
+		ret = link_noreplace(dirfd, pending);
+	if (ret == 0 && pending->name[0])
+		unlinkat(dirfd, pending->name, 0);
+	if (ret == -EEXIST)
 		ret = replace_empty(dirfd, pending);
 	if (ret == 0) {
 		pending->name[0] = '\0';
-		sync_dir(dirfd);
+		if (sync)
+			sync_dir(dirfd);
 	}
 	return ret;
 }
@@ -235,7 +242,7 @@ int tlk_link_commit(int dirfd, struct tlk_pending_link *pending,
 	int ret, tries;
 
 	tlk_link_parse(content, len, &want);
-	ret = write_all(pending->fd, content, len);
+	ret = write_all(pending->fd, content, len, true);
 	if (ret < 0)
 		return ret;
 	for (tries = 0; tries < 8; tries++) {

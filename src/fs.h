@@ -236,10 +236,12 @@ int tlk_tag_open_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
 		       struct tlk_node *node);
 /* Publish `content` as the link `node` in `dirfd` through `pending`
  * (created when its fd is -1): the decision (PUBLISH_LINK, with the link
- * as it is at that moment) and the commit, under the repository lock. */
+ * as it is at that moment) and the commit, under the repository lock.
+ * `sync`: make it durable now (a protected tag's commit always is; else
+ * the caller fsyncs the pending file when asked). */
 int tlk_tag_publish(struct tlk_fs *fs, pid_t pid, int dirfd,
 		    const struct tlk_node *node, struct tlk_pending_link *pending,
-		    unsigned mode, const char *content, size_t len,
+		    unsigned mode, const char *content, size_t len, bool sync,
 		    struct tlk_link *found);
 
 /* guarded.c: the guarded-handle state machine (docs/design.md). */
@@ -255,8 +257,9 @@ int tlk_guarded_write(struct tlk_fs *fs, struct tlk_guarded *g, off_t off,
 		      const void *buf, size_t n);
 int tlk_guarded_truncate(struct tlk_fs *fs, struct tlk_guarded *g, off_t size);
 size_t tlk_guarded_read(struct tlk_guarded *g, off_t off, void *buf, size_t n);
-/* flush/fsync (final false) and release (final true). */
-int tlk_guarded_settle(struct tlk_fs *fs, struct tlk_guarded *g, bool final);
+/* flush (final false), fsync (sync true) and release (final true). */
+int tlk_guarded_settle(struct tlk_fs *fs, struct tlk_guarded *g, bool final,
+		       bool sync);
 void tlk_guarded_free(struct tlk_guarded *g);
 
 /* fs_*.c: the handlers, collected in fs_ops.c. */

@@ -326,7 +326,8 @@ void tlk_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)ino;
 	if (f->guard) {
-		fuse_reply_err(req, -tlk_guarded_settle(tlk_fs_of(req), f->guard, false));
+		fuse_reply_err(req, -tlk_guarded_settle(tlk_fs_of(req),
+							f->guard, false, false));
 		return;
 	}
 	/* close() of a duplicate reports delayed write errors (NFS). */
@@ -342,7 +343,8 @@ void tlk_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 	(void)ino;
 	if (f->guard) {
-		fuse_reply_err(req, -tlk_guarded_settle(tlk_fs_of(req), f->guard, false));
+		fuse_reply_err(req, -tlk_guarded_settle(tlk_fs_of(req),
+							f->guard, false, true));
 		return;
 	}
 	ret = datasync ? fdatasync(f->fd) : fsync(f->fd);
@@ -384,7 +386,7 @@ static void file_free(fuse_req_t req, fuse_ino_t ino, struct tlk_file *f)
 	if (f->fd >= 0)
 		close(f->fd);
 	if (f->guard)
-		tlk_guarded_settle(tlk_fs_of(req), f->guard, true);
+		tlk_guarded_settle(tlk_fs_of(req), f->guard, true, false);
 	tlk_guarded_free(f->guard);
 	free(f);
 }

@@ -30,6 +30,8 @@ struct tlk_guarded {
 	int dirfd;			 /* O_PATH of the link's directory,
 					    owned */
 	struct tlk_pending_link pending; /* fd -1 until needed */
+	int published;			 /* O_RDWR of the file last published
+					    (the link now), for fsync; owned */
 	unsigned mode;
 	struct tlk_node node; /* the link position */
 	pid_t opener;	      /* who opened it, for reports */
@@ -42,6 +44,8 @@ void tlk_guarded_free(struct tlk_guarded *g)
 		return;
 	if (g->pending.fd >= 0)
 		tlk_pending_discard(g->dirfd, &g->pending);
+	if (g->published >= 0)
+		close(g->published);
 	if (g->dirfd >= 0)
 		close(g->dirfd);
 	pthread_mutex_destroy(&g->lock);
@@ -94,6 +98,7 @@ int tlk_guarded_open(struct tlk_fs *fs, const struct tlk_node *node, int dirfd,
 	tlk_shadow_init(&g->shadow, raw, len, linkfd < 0 || (flags & O_TRUNC));
 	g->dirfd = dirfd;
 	g->pending.fd = -1;
+	g->published = -1;
 	g->mode = mode;
 	g->node = *node;
 	g->opener = pid;
@@ -120,8 +125,16 @@ static int publish_view(struct tlk_fs *fs, struct tlk_guarded *g)
 	int ret;
 
 	ret = tlk_tag_publish(fs, g->opener, g->dirfd, &g->node, &g->pending,
-			      g->mode, g->shadow.bytes, g->shadow.len, &found);
-	/* The pending file is the link now (or a loser): never reuse it. */
+			      g->mode, g->shadow.bytes, g->shadow.len, false,
+			      &found);
+	/* The pending file is the link now (or a loser): never write it
+	 * again; the published one is kept for fsync. */
+	if (ret == 0 && g->pending.fd >= 0 && !g->pending.name[0]) {
+		if (g->published >= 0)
+			close(g->published);
+		g->published = g->pending.fd;
+		g->pending.fd = -1;
+	}
 	if (g->pending.fd >= 0)
 		tlk_pending_discard(g->dirfd, &g->pending);
 	if (ret == 0) {
@@ -212,7 +225,26 @@ size_t tlk_guarded_read(struct tlk_guarded *g, off_t off, void *buf, size_t n)
 	return got;
 }
 
-int tlk_guarded_settle(struct tlk_fs *fs, struct tlk_guarded *g, bool final)
+/* fsync of what this handle published: the file, then its name. */
+static int sync_published(struct tlk_guarded *g)
+{
+	int dfd, ret = 0;
+
+	if (g->published < 0)
+		return 0;
+	if (fsync(g->published) < 0)
+		return -errno;
+	dfd = openat(g->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (fsync(dfd) < 0)
+		ret = -errno;
+	close(dfd);
+	return ret;
+}
+
+int tlk_guarded_settle(struct tlk_fs *fs, struct tlk_guarded *g, bool final,
+		       bool sync)
 {
 	struct tlk_shadow_view view;
 	int ret;
@@ -223,6 +255,8 @@ int tlk_guarded_settle(struct tlk_fs *fs, struct tlk_guarded *g, bool final)
 	} else {
 		tlk_shadow_current(&g->shadow, &view);
 		ret = judge_view(fs, g, &view, true, final);
+		if (ret == 0 && sync)
+			ret = sync_published(g);
 	}
 	pthread_mutex_unlock(&g->lock);
 	return ret;

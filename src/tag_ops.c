@@ -225,7 +225,7 @@ int tlk_tag_truncate(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
  * content is known) by an atomic replace. */
 static int commit_link(struct tlk_facts *f, int dirfd,
 		       struct tlk_pending_link *pending, const char *content,
-		       size_t len, struct tlk_link *found)
+		       size_t len, bool sync, struct tlk_link *found)
 {
 	enum tlk_commit_result res;
 	int ret;
@@ -242,14 +242,14 @@ static int commit_link(struct tlk_facts *f, int dirfd,
 	if (f->current.state == TLK_LINK_VALID &&
 	    tlk_link_same(&f->current, &f->next))
 		return 0;
-	return tlk_link_replace(dirfd, pending, content, len);
+	return tlk_link_replace(dirfd, pending, content, len, sync);
 }
 
 /* tlk_tag_publish with the repository lock held. */
 static int publish_locked(struct tlk_fs *fs, pid_t pid, int dirfd,
 			  const struct tlk_node *node,
 			  struct tlk_pending_link *pending, unsigned mode,
-			  const char *content, size_t len,
+			  const char *content, size_t len, bool sync,
 			  struct tlk_link *found)
 {
 	struct tlk_facts f = {.op = TLK_OP_PUBLISH_LINK, .node = *node};
@@ -273,7 +273,8 @@ static int publish_locked(struct tlk_fs *fs, pid_t pid, int dirfd,
 	}
 	ret = pending->fd >= 0 ? 0 : tlk_pending_create(dirfd, mode, pending);
 	if (ret == 0)
-		ret = commit_link(&f, dirfd, pending, content, len, found);
+		ret = commit_link(&f, dirfd, pending, content, len, sync,
+				  found);
 	if (ret < 0)
 		return ret;
 	/* What the commit found decides what happened (another writer, on
@@ -285,7 +286,7 @@ static int publish_locked(struct tlk_fs *fs, pid_t pid, int dirfd,
 
 int tlk_tag_publish(struct tlk_fs *fs, pid_t pid, int dirfd,
 		    const struct tlk_node *node, struct tlk_pending_link *pending,
-		    unsigned mode, const char *content, size_t len,
+		    unsigned mode, const char *content, size_t len, bool sync,
 		    struct tlk_link *found)
 {
 	pthread_mutex_t *lock = state_lock(fs, node);
@@ -294,7 +295,7 @@ int tlk_tag_publish(struct tlk_fs *fs, pid_t pid, int dirfd,
 	if (lock)
 		pthread_mutex_lock(lock);
 	ret = publish_locked(fs, pid, dirfd, node, pending, mode, content, len,
-			     found);
+			     sync, found);
 	if (lock)
 		pthread_mutex_unlock(lock);
 	return ret;
@@ -328,7 +329,7 @@ static int publish_copy(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
 	    faccessat(newparent->fd, "link", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return -EEXIST;
 	ret = publish_locked(fs, pid, newparent->fd, dst, &pending,
-			     st.st_mode & 07777, raw, len, &found);
+			     st.st_mode & 07777, raw, len, true, &found);
 	if (pending.fd >= 0)
 		tlk_pending_discard(newparent->fd, &pending);
 	/* Rename semantics: the source name is gone. */

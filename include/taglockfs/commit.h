@@ -18,6 +18,7 @@
 #ifndef TAGLOCKFS_COMMIT_H
 #define TAGLOCKFS_COMMIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "taglockfs/digest.h"
@@ -61,11 +62,13 @@ int tlk_link_commit(int dirfd, struct tlk_pending_link *pending,
 		    const char *content, size_t len,
 		    enum tlk_commit_result *result, struct tlk_link *found);
 
-/* Write `content` to `pending` and rename it over "link", whatever is
- * there: for links whose content may replace any other (a mutable tag; a
- * path-determined link, whose only allowed content is known). The pending
- * file is the link afterwards: discard it before another publish. */
+/* Write `content` to `pending` and make it "link", replacing whatever is
+ * there (atomically, by rename): for links whose content may replace any
+ * other (a mutable tag; a path-determined link, whose only allowed
+ * content is known). `sync`: fsync the file and the directory first
+ * (else the caller syncs the file when asked to). The pending file is the
+ * link afterwards: never write it again. */
 int tlk_link_replace(int dirfd, struct tlk_pending_link *pending,
-		     const char *content, size_t len);
+		     const char *content, size_t len, bool sync);
 
 #endif
