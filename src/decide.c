@@ -222,9 +222,8 @@ static struct tlk_verdict decide_publish(const struct tlk_facts *f)
 			return refuse(TLK_R_WRONG_DIGEST);
 		if (f->node.kind == TLK_TAG_INDEX_LINK && index_refused(f))
 			return refuse(TLK_R_INDEX_OTHER);
-		return tlk_link_same(&f->current, &own)
-			   ? allow(TLK_R_IDENTICAL)
-			   : allow(TLK_R_CREATE);
+		return tlk_link_same(&f->current, &own) ? allow(TLK_R_IDENTICAL)
+							: allow(TLK_R_CREATE);
 	case TLK_LINK_TAG:
 		if (!f->tag_protected)
 			return allow(TLK_R_NOT_PROTECTED);
@@ -364,7 +363,7 @@ struct tlk_verdict tlk_decide(const struct tlk_facts *f)
 		return decide_rename(f);
 	case TLK_OP_FOLLOW:
 		return f->repo_immutable &&
-				   tlk_layout_is_repo_state(f->node.kind)
+			       tlk_layout_is_repo_state(f->node.kind)
 			   ? refuse(TLK_R_ALIAS)
 			   : allow(TLK_R_NOT_TAG_STATE);
 	default:
@@ -433,16 +432,11 @@ static const char *const reason_name[TLK_R_COUNT] = {
 };
 
 static const char *const op_name[TLK_OP_COUNT] = {
-    [TLK_OP_CREATE] = "create",
-    [TLK_OP_OPEN_WRITE] = "open_write",
-    [TLK_OP_WRITE_LINK] = "write_link",
-    [TLK_OP_PUBLISH_LINK] = "publish_link",
-    [TLK_OP_TRUNCATE] = "truncate",
-    [TLK_OP_REMOVE] = "remove",
-    [TLK_OP_MKDIR] = "mkdir",
-    [TLK_OP_SYMLINK] = "symlink",
-    [TLK_OP_HARDLINK] = "hardlink",
-    [TLK_OP_RENAME] = "rename",
+    [TLK_OP_CREATE] = "create",		[TLK_OP_OPEN_WRITE] = "open_write",
+    [TLK_OP_WRITE_LINK] = "write_link", [TLK_OP_PUBLISH_LINK] = "publish_link",
+    [TLK_OP_TRUNCATE] = "truncate",	[TLK_OP_REMOVE] = "remove",
+    [TLK_OP_MKDIR] = "mkdir",		[TLK_OP_SYMLINK] = "symlink",
+    [TLK_OP_HARDLINK] = "hardlink",	[TLK_OP_RENAME] = "rename",
     [TLK_OP_FOLLOW] = "follow",
 };
 

@@ -19,14 +19,12 @@ void tlk_facts_policy(struct tlk_fs *fs, const struct tlk_node *node,
 
 	tlk_live_policy_acquire(fs->policy, &hold);
 	if (repo_immutable)
-		*repo_immutable =
-		    node->repo[0] &&
-		    tlk_policy_repo_immutable(hold.policy, node->repo);
+		*repo_immutable = node->repo[0] && tlk_policy_repo_immutable(
+						       hold.policy, node->repo);
 	if (tag_protected)
-		*tag_protected =
-		    node->repo[0] && node->tag[0] &&
-		    tlk_policy_tag_protected(hold.policy, node->repo,
-					     node->tag);
+		*tag_protected = node->repo[0] && node->tag[0] &&
+				 tlk_policy_tag_protected(
+				     hold.policy, node->repo, node->tag);
 	if (protect_delete)
 		*protect_delete =
 		    tlk_policy_protect_delete(hold.policy, node->repo);
@@ -76,7 +74,8 @@ int tlk_facts_tag_current(int dirfd, enum tlk_kind kind, struct tlk_link *out)
 
 	if (!up)
 		return -EINVAL;
-	tagfd = openat(dirfd, up, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	tagfd =
+	    openat(dirfd, up, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (tagfd < 0)
 		return -errno;
 	ret = tlk_link_read(tagfd, "current/link", out, NULL, 0, NULL);

@@ -240,8 +240,9 @@ int tlk_tag_open_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
  * `sync`: make it durable now (a protected tag's commit always is; else
  * the caller fsyncs the pending file when asked). */
 int tlk_tag_publish(struct tlk_fs *fs, pid_t pid, int dirfd,
-		    const struct tlk_node *node, struct tlk_pending_link *pending,
-		    unsigned mode, const char *content, size_t len, bool sync,
+		    const struct tlk_node *node,
+		    struct tlk_pending_link *pending, unsigned mode,
+		    const char *content, size_t len, bool sync,
 		    struct tlk_link *found);
 
 /* guarded.c: the guarded-handle state machine (docs/design.md). */

@@ -88,8 +88,8 @@ void tlk_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		ret = tlk_tag_open_check(fs, fuse_req_ctx(req)->pid, inode,
 					 &node);
 		if (ret == TLK_INSPECT)
-			ret = open_guarded(req, inode, &node, fi->flags,
-					   &guard);
+			ret =
+			    open_guarded(req, inode, &node, fi->flags, &guard);
 	} else {
 		tlk_where_of(fs, inode, &node);
 	}
@@ -144,8 +144,7 @@ static int pending_entry(fuse_req_t req, struct tlk_inode *dir,
 		close(pfd);
 		return err;
 	}
-	n = tlk_inode_get_pending(&fs->inodes, pfd, &e->attr, dir, name,
-				  node);
+	n = tlk_inode_get_pending(&fs->inodes, pfd, &e->attr, dir, name, node);
 	if (!n)
 		return -ENOMEM;
 	e->ino = (uintptr_t)n;
@@ -181,15 +180,15 @@ static void create_guarded(fuse_req_t req, struct tlk_inode *dir,
 	}
 	if (ret == 0) {
 		struct tlk_inode *n = (struct tlk_inode *)(uintptr_t)e.ino;
-		ret = tlk_guarded_open(fs, node, dirfd, n->fd, fi->flags,
-				       mode & 07777, fuse_req_ctx(req)->pid,
-				       &g);
+		ret =
+		    tlk_guarded_open(fs, node, dirfd, n->fd, fi->flags,
+				     mode & 07777, fuse_req_ctx(req)->pid, &g);
 		if (ret < 0)
 			tlk_entry_undo(req, &e);
 	} else if (ret == -ENOENT) {
-		ret = tlk_guarded_open(fs, node, dirfd, -1, fi->flags,
-				       mode & 07777, fuse_req_ctx(req)->pid,
-				       &g);
+		ret =
+		    tlk_guarded_open(fs, node, dirfd, -1, fi->flags,
+				     mode & 07777, fuse_req_ctx(req)->pid, &g);
 		if (ret == 0)
 			ret = pending_entry(req, dir, name, node, g, &e);
 	} else {
@@ -219,8 +218,8 @@ void tlk_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct tlk_file *f;
 	int fd, ret;
 
-	ret = tlk_tag_create_check(fs, fuse_req_ctx(req)->pid, dir, name,
-				   &node);
+	ret =
+	    tlk_tag_create_check(fs, fuse_req_ctx(req)->pid, dir, name, &node);
 	if (ret == TLK_INSPECT) {
 		create_guarded(req, dir, name, &node, mode, fi);
 		return;
@@ -326,8 +325,9 @@ void tlk_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)ino;
 	if (f->guard) {
-		fuse_reply_err(req, -tlk_guarded_settle(tlk_fs_of(req),
-							f->guard, false, false));
+		fuse_reply_err(req,
+			       -tlk_guarded_settle(tlk_fs_of(req), f->guard,
+						   false, false));
 		return;
 	}
 	/* close() of a duplicate reports delayed write errors (NFS). */

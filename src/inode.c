@@ -117,7 +117,8 @@ static void inode_free(struct tlk_inode *n)
 /* A new inode with its position, not yet in the table. */
 static struct tlk_inode *inode_new(int fd, const struct stat *st, bool pending,
 				   const struct tlk_inode *parent,
-				   const char *name, const struct tlk_node *node)
+				   const char *name,
+				   const struct tlk_node *node)
 {
 	struct tlk_inode *n = calloc(1, sizeof(*n));
 	bool oom = false;
@@ -144,7 +145,8 @@ static struct tlk_inode *inode_new(int fd, const struct stat *st, bool pending,
 static struct tlk_inode *inode_get(struct tlk_inode_table *t, int fd,
 				   const struct stat *st, bool pending,
 				   const struct tlk_inode *parent,
-				   const char *name, const struct tlk_node *node)
+				   const char *name,
+				   const struct tlk_node *node)
 {
 	size_t b = bucket_of(t, st->st_dev, st->st_ino);
 	struct tlk_inode *n, *fresh;

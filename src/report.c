@@ -86,7 +86,8 @@ void tlk_report(struct tlk_fs *fs, pid_t pid, const struct tlk_facts *f,
 			 tlk_layout_kind_name(node->kind),
 			 tlk_link_show(&before), tlk_link_show(&after),
 			 (int)pid, comm, tlk_reason_text(v.reason),
-			 f->error ? " " : "", f->error ? strerror(f->error) : "");
+			 f->error ? " " : "",
+			 f->error ? strerror(f->error) : "");
 	} else {
 		atomic_fetch_add(&fs->published, 1);
 		tlk_debug("allowed %s of %s:%s (%s) by pid %d (%s): %s",

@@ -58,7 +58,8 @@ int tlk_scan_revision_in_use(struct tlk_fs *fs, int revdir,
 	tlk_link_parse(digest, TLK_LINK_LEN, &want);
 	tags.kind = TLK_TAGS;
 	tags.tag[0] = '\0';
-	fd = openat(revdir, up, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd =
+	    openat(revdir, up, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	d = fdopendir(fd);

@@ -172,8 +172,8 @@ int tlk_tag_open_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
 
 	tlk_where_of(fs, inode, &f.node);
 	if (tlk_layout_link_class(f.node.kind) != TLK_LINK_NONE) {
-		note_error(&f, tlk_facts_fd_type(inode->fd, &f.type,
-						 &f.multi_linked));
+		note_error(
+		    &f, tlk_facts_fd_type(inode->fd, &f.type, &f.multi_linked));
 		tlk_facts_policy(fs, &f.node, &f.repo_immutable, NULL, NULL);
 	}
 	*node = f.node;
@@ -205,8 +205,8 @@ int tlk_tag_truncate(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
 		else {
 			f.current_size = (size_t)st.st_size;
 			f.multi_linked = st.st_nlink > 1;
-			note_error(&f, tlk_link_read_fd(fd, &f.current, NULL,
-							0, NULL));
+			note_error(&f, tlk_link_read_fd(fd, &f.current, NULL, 0,
+							NULL));
 		}
 	}
 	ret = judge(fs, pid, &f);
@@ -232,8 +232,8 @@ static int commit_link(struct tlk_facts *f, int dirfd,
 
 	if (tlk_layout_link_class(f->node.kind) == TLK_LINK_TAG &&
 	    f->tag_protected) {
-		ret = tlk_link_commit(dirfd, pending, content, len, &res,
-				      found);
+		ret =
+		    tlk_link_commit(dirfd, pending, content, len, &res, found);
 		if (ret == 0 && res != TLK_COMMIT_CREATED)
 			f->current = *found;
 		return ret;
@@ -273,8 +273,8 @@ static int publish_locked(struct tlk_fs *fs, pid_t pid, int dirfd,
 	}
 	ret = pending->fd >= 0 ? 0 : tlk_pending_create(dirfd, mode, pending);
 	if (ret == 0)
-		ret = commit_link(&f, dirfd, pending, content, len, sync,
-				  found);
+		ret =
+		    commit_link(&f, dirfd, pending, content, len, sync, found);
 	if (ret < 0)
 		return ret;
 	/* What the commit found decides what happened (another writer, on
@@ -285,8 +285,9 @@ static int publish_locked(struct tlk_fs *fs, pid_t pid, int dirfd,
 }
 
 int tlk_tag_publish(struct tlk_fs *fs, pid_t pid, int dirfd,
-		    const struct tlk_node *node, struct tlk_pending_link *pending,
-		    unsigned mode, const char *content, size_t len, bool sync,
+		    const struct tlk_node *node,
+		    struct tlk_pending_link *pending, unsigned mode,
+		    const char *content, size_t len, bool sync,
 		    struct tlk_link *found)
 {
 	pthread_mutex_t *lock = state_lock(fs, node);

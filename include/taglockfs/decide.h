@@ -49,10 +49,10 @@ enum tlk_ftype {
 struct tlk_facts {
 	enum tlk_op op;
 	int error; /* gathering a fact failed with this errno: refuse */
-	struct tlk_node node; /* the node acted on (RENAME: the source) */
-	enum tlk_ftype type;  /* what `node` is (REMOVE, RENAME, OPEN) */
-	bool multi_linked;    /* `node` has more than one hard link */
-	struct tlk_node dst;  /* RENAME, HARDLINK: the new name */
+	struct tlk_node node;	 /* the node acted on (RENAME: the source) */
+	enum tlk_ftype type;	 /* what `node` is (REMOVE, RENAME, OPEN) */
+	bool multi_linked;	 /* `node` has more than one hard link */
+	struct tlk_node dst;	 /* RENAME, HARDLINK: the new name */
 	enum tlk_ftype dst_type; /* RENAME: what `dst` is now */
 	bool dst_multi_linked;	 /* RENAME: `dst` has more than one link */
 	bool exchange;		 /* RENAME_EXCHANGE or RENAME_WHITEOUT */
@@ -67,8 +67,8 @@ struct tlk_facts {
 	bool protect_delete;
 
 	/* What the links hold. */
-	struct tlk_link current; /* the link file as it is now (PUBLISH,
-				    TRUNCATE, REMOVE of a tag link) */
+	struct tlk_link current;     /* the link file as it is now (PUBLISH,
+					TRUNCATE, REMOVE of a tag link) */
 	struct tlk_link tag_current; /* index entries: the tag's current/link */
 	struct tlk_link next;	     /* PUBLISH: the proposed content */
 	const char *view;	     /* WRITE_LINK: the handle's view... */
@@ -104,8 +104,8 @@ enum tlk_reason {
 	TLK_R_MOVE,		 /* rename of protected state or a directory */
 	TLK_R_SHAPE,		 /* a shape the registry never makes */
 	TLK_R_ALIAS,		 /* reached through a hard or symbolic link */
-	TLK_R_WRONG_DIGEST,	 /* a path-determined link with another digest */
-	TLK_R_UNDECIDABLE,	 /* the facts could not be established */
+	TLK_R_WRONG_DIGEST, /* a path-determined link with another digest */
+	TLK_R_UNDECIDABLE,  /* the facts could not be established */
 	TLK_R_COUNT
 };
 

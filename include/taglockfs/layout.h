@@ -119,8 +119,7 @@ enum tlk_link_class tlk_layout_link_class(enum tlk_kind kind);
 
 /* The digest a path-determined link must hold ("sha256:<hex>", 71 bytes
  * and a NUL) into buf; false for other nodes. */
-bool tlk_layout_own_digest(const struct tlk_node *node, char *buf,
-			   size_t len);
+bool tlk_layout_own_digest(const struct tlk_node *node, char *buf, size_t len);
 
 /* Relative path from a directory of `kind` (tag dir, current/, index/ and
  * below) up to its tag directory ("." for the tag dir itself); NULL for
@@ -150,8 +149,7 @@ int tlk_layout_weight(const struct tlk_node *node);
  * and unpacks as such; pack returns NULL also when out of memory, with
  * *oom set. Free with free(). */
 struct tlk_packed_node;
-struct tlk_packed_node *tlk_layout_pack(const struct tlk_node *node,
-					bool *oom);
+struct tlk_packed_node *tlk_layout_pack(const struct tlk_node *node, bool *oom);
 void tlk_layout_unpack(const struct tlk_packed_node *packed,
 		       struct tlk_node *out);
 
