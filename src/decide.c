@@ -83,6 +83,10 @@ static struct tlk_verdict decide_create(const struct tlk_facts *f)
 			return refuse(TLK_R_INDEX_OTHER);
 		return verdict(TLK_INSPECT, TLK_R_GUARDED);
 	default:
+		/* A file where the registry keeps a directory: not its shape. */
+		if (f->node.in_tree &&
+		    tlk_layout_is_structural_dir(f->node.kind))
+			return refuse(TLK_R_SHAPE);
 		return allow(TLK_R_NOT_TAG_STATE);
 	}
 }
@@ -138,7 +142,9 @@ static struct tlk_verdict write_path_link(const struct tlk_facts *f)
 		return allow(TLK_R_IDENTICAL);
 	if (done)
 		return verdict(TLK_PUBLISH, TLK_R_CREATE);
-	if (f->closing && f->view_len != f->base_len)
+	if (f->closing &&
+	    !(f->view_len == f->base_len &&
+	      is_prefix(f->view, f->view_len, f->base, f->base_len)))
 		return refuse(TLK_R_WRONG_DIGEST);
 	return allow(TLK_R_PENDING);
 }
@@ -190,6 +196,11 @@ static struct tlk_verdict write_mutable_tag(const struct tlk_facts *f)
 static struct tlk_verdict decide_write_link(const struct tlk_facts *f)
 {
 	if (f->view_len > TLK_LINK_LEN) {
+		/* Only an untouched view is this long (shadow.h): closing it
+		 * changes nothing. */
+		if (f->closing && f->view_len == f->base_len &&
+		    memcmp(f->view, f->base, TLK_LINK_LEN) == 0)
+			return allow(TLK_R_IDENTICAL);
 		if (link_class(&f->node) == TLK_LINK_PATH)
 			return refuse(TLK_R_WRONG_DIGEST);
 		if (f->tag_protected && f->base_len > 0)

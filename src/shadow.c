@@ -36,6 +36,8 @@ void tlk_shadow_try_write(const struct tlk_shadow *sh, off_t off,
 	size_t end;
 
 	tlk_shadow_current(sh, out);
+	if (n == 0 && off >= 0)
+		return; /* a write of nothing changes nothing (POSIX) */
 	if (off < 0 || (size_t)off > TLK_SHADOW_MAX ||
 	    n > TLK_SHADOW_MAX - (size_t)off) {
 		out->len = TLK_SHADOW_MAX + 1; /* never acceptable */
