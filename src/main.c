@@ -180,14 +180,17 @@ static int serve(struct tlk_fs *fs, struct tlk_options *o)
 	struct fuse_session *se;
 	int ret = 1;
 
+	/* libfuse's handlers end the session on SIGHUP too, and install
+	 * themselves only where a signal has no handler yet: ours (a policy
+	 * reload) goes first, before the mount exists (docs/design.md,
+	 * rule 8). */
+	if (tlk_live_policy_hook_sighup(fs->policy) < 0)
+		return 1;
 	se = fuse_session_new(&o->fuse_args, &tlk_fs_ops, sizeof(tlk_fs_ops),
 			      fs);
 	if (!se)
 		return 1; /* libfuse said why (unknown option, ...) */
-	/* libfuse's handlers unmount on SIGHUP too: ours (a policy reload)
-	 * replaces it before the mount exists (docs/design.md, rule 8). */
-	if (fuse_set_signal_handlers(se) != 0 ||
-	    tlk_live_policy_hook_sighup(fs->policy) < 0)
+	if (fuse_set_signal_handlers(se) != 0)
 		goto out_destroy;
 	if (fuse_session_mount(se, o->mountpoint) != 0)
 		goto out_signals;
@@ -216,7 +219,10 @@ out_signals:
 out_destroy:
 	fuse_session_destroy(se);
 	/* The loop answers the signal that stopped it: a clean stop. */
-	return ret == 0 || ret == SIGTERM || ret == SIGINT ? 0 : 1;
+	if (ret == 0 || ret == SIGTERM || ret == SIGINT)
+		return 0;
+	tlk_err("session ended with %d", ret);
+	return 1;
 }
 
 int main(int argc, char *argv[])
