@@ -73,6 +73,14 @@ static bool aliased(const struct tlk_node *node, bool immutable,
 	       (type == TLK_FT_SYMLINK || multi_linked);
 }
 
+/* Rule 2: the registry never makes hard links, so a file of its tree
+ * with a second one was made behind the daemon's back; its other name
+ * may be a link of a protected tag, wherever this one is. */
+static bool behind_back(const struct tlk_facts *f)
+{
+	return f->node.in_tree && f->multi_linked;
+}
+
 static struct tlk_verdict decide_create(const struct tlk_facts *f)
 {
 	switch (link_class(&f->node)) {
@@ -83,7 +91,8 @@ static struct tlk_verdict decide_create(const struct tlk_facts *f)
 			return refuse(TLK_R_INDEX_OTHER);
 		return verdict(TLK_INSPECT, TLK_R_GUARDED);
 	default:
-		/* A file where the registry keeps a directory: not its shape. */
+		/* A file where the registry keeps a directory: not its shape.
+		 */
 		if (f->node.in_tree &&
 		    tlk_layout_is_structural_dir(f->node.kind))
 			return refuse(TLK_R_SHAPE);
@@ -95,7 +104,8 @@ static struct tlk_verdict decide_create(const struct tlk_facts *f)
 static struct tlk_verdict decide_open_write(const struct tlk_facts *f)
 {
 	if (link_class(&f->node) == TLK_LINK_NONE)
-		return allow(TLK_R_NOT_TAG_STATE);
+		return behind_back(f) ? refuse(TLK_R_ALIAS)
+				      : allow(TLK_R_NOT_TAG_STATE);
 	if (aliased(&f->node, f->repo_immutable, f->type, f->multi_linked))
 		return refuse(TLK_R_ALIAS);
 	return verdict(TLK_INSPECT, TLK_R_GUARDED);
@@ -224,8 +234,13 @@ static struct tlk_verdict decide_publish(const struct tlk_facts *f)
 {
 	struct tlk_link own;
 
-	if (aliased(&f->node, f->repo_immutable, TLK_FT_REG, f->multi_linked))
+	if (aliased(&f->node, f->repo_immutable, f->type, f->multi_linked))
 		return refuse(TLK_R_ALIAS);
+	/* A link holds 71 bytes; whatever is longer is not one. */
+	if (f->next_len > TLK_LINK_LEN)
+		return refuse(link_class(&f->node) == TLK_LINK_PATH
+				  ? TLK_R_WRONG_DIGEST
+				  : TLK_R_MALFORMED);
 	switch (link_class(&f->node)) {
 	case TLK_LINK_PATH:
 		own = own_link(&f->node);
@@ -255,7 +270,8 @@ static struct tlk_verdict decide_truncate(const struct tlk_facts *f)
 	enum tlk_link_class lc = link_class(&f->node);
 
 	if (lc == TLK_LINK_NONE)
-		return allow(TLK_R_NOT_TAG_STATE);
+		return behind_back(f) ? refuse(TLK_R_ALIAS)
+				      : allow(TLK_R_NOT_TAG_STATE);
 	if (aliased(&f->node, f->repo_immutable, TLK_FT_REG, f->multi_linked))
 		return refuse(TLK_R_ALIAS);
 	if (f->new_size == f->current_size)
@@ -338,6 +354,17 @@ static struct tlk_verdict decide_rename(const struct tlk_facts *f)
 	return allow(TLK_R_NOT_TAG_STATE);
 }
 
+/* Rule 2: a symlink standing where the registry keeps a directory or a
+ * link file was made behind the daemon's back; following it would let
+ * whatever it points to decide what a tag resolves to. */
+static struct tlk_verdict decide_follow(const struct tlk_facts *f)
+{
+	if (f->node.in_tree && (tlk_layout_is_structural_dir(f->node.kind) ||
+				tlk_layout_must_be_file(f->node.kind)))
+		return refuse(TLK_R_ALIAS);
+	return allow(TLK_R_NOT_TAG_STATE);
+}
+
 struct tlk_verdict tlk_decide(const struct tlk_facts *f)
 {
 	struct tlk_verdict v;
@@ -373,10 +400,7 @@ struct tlk_verdict tlk_decide(const struct tlk_facts *f)
 	case TLK_OP_RENAME:
 		return decide_rename(f);
 	case TLK_OP_FOLLOW:
-		return f->repo_immutable &&
-			       tlk_layout_is_repo_state(f->node.kind)
-			   ? refuse(TLK_R_ALIAS)
-			   : allow(TLK_R_NOT_TAG_STATE);
+		return decide_follow(f);
 	default:
 		return refuse(TLK_R_SHAPE);
 	}

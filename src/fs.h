@@ -2,7 +2,8 @@
 /*
  * fs.h - private to the daemon: the state every FUSE handler shares.
  *
- * Handlers are thin: gather facts, ask guard.c (which asks the pure core),
+ * Handlers are thin: gather facts, ask the pure core (directly or through
+ * tag_ops.c and guarded.c),
  * do the fd-relative syscall, reply once. Nodes are identified to the kernel
  * by the address of their struct tlk_inode (FUSE_ROOT_ID means fs->root).
  */
@@ -215,6 +216,14 @@ void tlk_report(struct tlk_fs *fs, pid_t pid, const struct tlk_facts *facts,
 /* tag_ops.c: namespace operations that are decided and performed under
  * the repository lock (rule 6). Each returns 0 or -errno; none needs a
  * FUSE request. */
+/* Who a published link file belongs to: the caller who created it, or the
+ * owner of the file it replaces or copies (as rename and rewrite keep). */
+struct tlk_owner {
+	uid_t uid;
+	gid_t gid;
+	unsigned mode;
+};
+
 /* SYMLINK, HARDLINK, FOLLOW: decided from positions alone. */
 int tlk_tag_check(struct tlk_fs *fs, pid_t pid, enum tlk_op op,
 		  const struct tlk_node *node, const struct tlk_node *dst);
@@ -241,17 +250,17 @@ int tlk_tag_open_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
  * the caller fsyncs the pending file when asked). */
 int tlk_tag_publish(struct tlk_fs *fs, pid_t pid, int dirfd,
 		    const struct tlk_node *node,
-		    struct tlk_pending_link *pending, unsigned mode,
-		    const char *content, size_t len, bool sync,
-		    struct tlk_link *found);
+		    struct tlk_pending_link *pending,
+		    const struct tlk_owner *owner, const char *content,
+		    size_t len, bool sync, struct tlk_link *found);
 
 /* guarded.c: the guarded-handle state machine (docs/design.md). */
 /* A handle on the link `node` in `dirfd` (taken, also on failure),
  * starting from the bytes of `linkfd` (an O_PATH fd of the link; -1: a new
  * link, served from a pending file). */
 int tlk_guarded_open(struct tlk_fs *fs, const struct tlk_node *node, int dirfd,
-		     int linkfd, int flags, unsigned mode, pid_t pid,
-		     struct tlk_guarded **out);
+		     int linkfd, int flags, const struct tlk_owner *owner,
+		     pid_t pid, struct tlk_guarded **out);
 /* The pending file of a new link (its O_RDWR fd), for the kernel entry. */
 int tlk_guarded_pending_fd(struct tlk_guarded *g);
 int tlk_guarded_write(struct tlk_fs *fs, struct tlk_guarded *g, off_t off,

@@ -66,11 +66,12 @@ static int open_guarded(fuse_req_t req, struct tlk_inode *inode,
 			struct tlk_guarded **out)
 {
 	struct tlk_fs *fs = tlk_fs_of(req);
+	struct tlk_owner owner = {0, 0, 0644}; /* the link's own, at open */
 	int dirfd = tlk_where_dir_fd(fs, inode);
 
 	if (dirfd < 0)
 		return dirfd;
-	return tlk_guarded_open(fs, node, dirfd, inode->fd, flags, 0644,
+	return tlk_guarded_open(fs, node, dirfd, inode->fd, flags, &owner,
 				fuse_req_ctx(req)->pid, out);
 }
 
@@ -162,6 +163,8 @@ static void create_guarded(fuse_req_t req, struct tlk_inode *dir,
 	struct tlk_fs *fs = tlk_fs_of(req);
 	struct tlk_guarded *g = NULL;
 	struct fuse_entry_param e;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct tlk_owner owner = {ctx->uid, ctx->gid, mode & 07777};
 	struct tlk_file *f = NULL;
 	int dirfd, ret;
 
@@ -180,15 +183,13 @@ static void create_guarded(fuse_req_t req, struct tlk_inode *dir,
 	}
 	if (ret == 0) {
 		struct tlk_inode *n = (struct tlk_inode *)(uintptr_t)e.ino;
-		ret =
-		    tlk_guarded_open(fs, node, dirfd, n->fd, fi->flags,
-				     mode & 07777, fuse_req_ctx(req)->pid, &g);
+		ret = tlk_guarded_open(fs, node, dirfd, n->fd, fi->flags,
+				       &owner, ctx->pid, &g);
 		if (ret < 0)
 			tlk_entry_undo(req, &e);
 	} else if (ret == -ENOENT) {
-		ret =
-		    tlk_guarded_open(fs, node, dirfd, -1, fi->flags,
-				     mode & 07777, fuse_req_ctx(req)->pid, &g);
+		ret = tlk_guarded_open(fs, node, dirfd, -1, fi->flags, &owner,
+				       ctx->pid, &g);
 		if (ret == 0)
 			ret = pending_entry(req, dir, name, node, g, &e);
 	} else {

@@ -32,10 +32,10 @@ struct tlk_guarded {
 	struct tlk_pending_link pending; /* fd -1 until needed */
 	int published;			 /* O_RDWR of the file last published
 					    (the link now), for fsync; owned */
-	unsigned mode;
-	struct tlk_node node; /* the link position */
-	pid_t opener;	      /* who opened it, for reports */
-	bool failed;	      /* a change was refused */
+	struct tlk_owner owner;		 /* of what it publishes */
+	struct tlk_node node;		 /* the link position */
+	pid_t opener;			 /* who opened it, for reports */
+	bool failed;			 /* a change was refused */
 };
 
 void tlk_guarded_free(struct tlk_guarded *g)
@@ -52,8 +52,9 @@ void tlk_guarded_free(struct tlk_guarded *g)
 	free(g);
 }
 
-/* The link's bytes at open (up to TLK_SHADOW_MAX), its size and mode. */
-static int read_link(int linkfd, char *raw, size_t *len, unsigned *mode)
+/* The link's bytes at open (up to TLK_SHADOW_MAX), its size and owner. */
+static int read_link(int linkfd, char *raw, size_t *len,
+		     struct tlk_owner *owner)
 {
 	struct tlk_link cur;
 	char proc[64];
@@ -71,15 +72,18 @@ static int read_link(int linkfd, char *raw, size_t *len, unsigned *mode)
 	if (ret == 0) {
 		if ((size_t)st.st_size > *len)
 			*len = (size_t)st.st_size;
-		*mode = st.st_mode & 07777;
+		owner->uid = st.st_uid;
+		owner->gid = st.st_gid;
+		owner->mode = st.st_mode & 07777;
 	}
 	return ret;
 }
 
 int tlk_guarded_open(struct tlk_fs *fs, const struct tlk_node *node, int dirfd,
-		     int linkfd, int flags, unsigned mode, pid_t pid,
-		     struct tlk_guarded **out)
+		     int linkfd, int flags, const struct tlk_owner *owner,
+		     pid_t pid, struct tlk_guarded **out)
 {
+	struct tlk_owner own = *owner;
 	char raw[TLK_SHADOW_MAX];
 	struct tlk_guarded *g;
 	size_t len = 0;
@@ -88,7 +92,7 @@ int tlk_guarded_open(struct tlk_fs *fs, const struct tlk_node *node, int dirfd,
 	(void)fs;
 	*out = NULL;
 	if (linkfd >= 0)
-		ret = read_link(linkfd, raw, &len, &mode);
+		ret = read_link(linkfd, raw, &len, &own);
 	g = ret == 0 ? calloc(1, sizeof(*g)) : NULL;
 	if (!g) {
 		close(dirfd);
@@ -99,11 +103,11 @@ int tlk_guarded_open(struct tlk_fs *fs, const struct tlk_node *node, int dirfd,
 	g->dirfd = dirfd;
 	g->pending.fd = -1;
 	g->published = -1;
-	g->mode = mode;
+	g->owner = own;
 	g->node = *node;
 	g->opener = pid;
 	if (linkfd < 0)
-		ret = tlk_pending_create(dirfd, mode, &g->pending);
+		ret = tlk_pending_create(dirfd, own.mode, &g->pending);
 	if (ret < 0) {
 		tlk_guarded_free(g);
 		return ret;
@@ -125,7 +129,7 @@ static int publish_view(struct tlk_fs *fs, struct tlk_guarded *g)
 	int ret;
 
 	ret = tlk_tag_publish(fs, g->opener, g->dirfd, &g->node, &g->pending,
-			      g->mode, g->shadow.bytes, g->shadow.len, false,
+			      &g->owner, g->shadow.bytes, g->shadow.len, false,
 			      &found);
 	/* The pending file is the link now (or a loser): never write it
 	 * again; the published one is kept for fsync. */

@@ -171,11 +171,11 @@ int tlk_tag_open_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
 	struct tlk_facts f = {.op = TLK_OP_OPEN_WRITE};
 
 	tlk_where_of(fs, inode, &f.node);
-	if (tlk_layout_link_class(f.node.kind) != TLK_LINK_NONE) {
+	if (f.node.in_tree)
 		note_error(
 		    &f, tlk_facts_fd_type(inode->fd, &f.type, &f.multi_linked));
+	if (tlk_layout_link_class(f.node.kind) != TLK_LINK_NONE)
 		tlk_facts_policy(fs, &f.node, &f.repo_immutable, NULL, NULL);
-	}
 	*node = f.node;
 	return judge(fs, pid, &f);
 }
@@ -196,7 +196,11 @@ int tlk_tag_truncate(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
 	lock = state_lock(fs, &f.node);
 	if (lock)
 		pthread_mutex_lock(lock);
-	if (tlk_layout_link_class(f.node.kind) != TLK_LINK_NONE) {
+	if (tlk_layout_link_class(f.node.kind) == TLK_LINK_NONE) {
+		if (f.node.in_tree)
+			note_error(&f, tlk_facts_fd_type(inode->fd, &f.type,
+							 &f.multi_linked));
+	} else {
 		tlk_facts_policy(fs, &f.node, &f.repo_immutable,
 				 &f.tag_protected, NULL);
 		fd = open(proc, O_RDONLY | O_CLOEXEC);
@@ -245,22 +249,38 @@ static int commit_link(struct tlk_facts *f, int dirfd,
 	return tlk_link_replace(dirfd, pending, content, len, sync);
 }
 
+/* A pending file for a link, owned as the link will be (the daemon runs
+ * as root; the registry usually does not). */
+static int new_pending(int dirfd, const struct tlk_owner *owner,
+		       struct tlk_pending_link *pending)
+{
+	int ret = tlk_pending_create(dirfd, owner->mode, pending);
+
+	if (ret == 0 && geteuid() == 0 &&
+	    (owner->uid != 0 || owner->gid != 0) &&
+	    fchown(pending->fd, owner->uid, owner->gid) < 0) {
+		ret = -errno;
+		tlk_pending_discard(dirfd, pending);
+	}
+	return ret;
+}
+
 /* tlk_tag_publish with the repository lock held. */
 static int publish_locked(struct tlk_fs *fs, pid_t pid, int dirfd,
 			  const struct tlk_node *node,
-			  struct tlk_pending_link *pending, unsigned mode,
-			  const char *content, size_t len, bool sync,
-			  struct tlk_link *found)
+			  struct tlk_pending_link *pending,
+			  const struct tlk_owner *owner, const char *content,
+			  size_t len, bool sync, struct tlk_link *found)
 {
 	struct tlk_facts f = {.op = TLK_OP_PUBLISH_LINK, .node = *node};
 	struct tlk_verdict v;
-	enum tlk_ftype type;
 	int ret;
 
 	tlk_link_parse(content, len, &f.next);
+	f.next_len = len;
 	tlk_link_absent(&f.tag_current);
 	note_error(&f, tlk_link_read(dirfd, "link", &f.current, NULL, 0, NULL));
-	note_error(&f, tlk_facts_type(dirfd, "link", &type, &f.multi_linked));
+	note_error(&f, tlk_facts_type(dirfd, "link", &f.type, &f.multi_linked));
 	tlk_facts_policy(fs, node, &f.repo_immutable, &f.tag_protected, NULL);
 	if (node->kind == TLK_TAG_INDEX_LINK && f.tag_protected)
 		note_error(&f, tlk_facts_tag_current(dirfd, TLK_TAG_INDEX_DIG,
@@ -271,7 +291,7 @@ static int publish_locked(struct tlk_fs *fs, pid_t pid, int dirfd,
 		tlk_report(fs, pid, &f, v);
 		return -tlk_verdict_errno(v);
 	}
-	ret = pending->fd >= 0 ? 0 : tlk_pending_create(dirfd, mode, pending);
+	ret = pending->fd >= 0 ? 0 : new_pending(dirfd, owner, pending);
 	if (ret == 0)
 		ret =
 		    commit_link(&f, dirfd, pending, content, len, sync, found);
@@ -286,16 +306,16 @@ static int publish_locked(struct tlk_fs *fs, pid_t pid, int dirfd,
 
 int tlk_tag_publish(struct tlk_fs *fs, pid_t pid, int dirfd,
 		    const struct tlk_node *node,
-		    struct tlk_pending_link *pending, unsigned mode,
-		    const char *content, size_t len, bool sync,
-		    struct tlk_link *found)
+		    struct tlk_pending_link *pending,
+		    const struct tlk_owner *owner, const char *content,
+		    size_t len, bool sync, struct tlk_link *found)
 {
 	pthread_mutex_t *lock = state_lock(fs, node);
 	int ret;
 
 	if (lock)
 		pthread_mutex_lock(lock);
-	ret = publish_locked(fs, pid, dirfd, node, pending, mode, content, len,
+	ret = publish_locked(fs, pid, dirfd, node, pending, owner, content, len,
 			     sync, found);
 	if (lock)
 		pthread_mutex_unlock(lock);
@@ -310,6 +330,7 @@ static int publish_copy(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
 			const struct tlk_node *dst, unsigned flags)
 {
 	struct tlk_pending_link pending = {.fd = -1};
+	struct tlk_owner owner;
 	char raw[TLK_LINK_LEN + 1];
 	struct tlk_link content, found;
 	size_t len = 0;
@@ -329,8 +350,11 @@ static int publish_copy(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
 	if ((flags & RENAME_NOREPLACE) &&
 	    faccessat(newparent->fd, "link", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return -EEXIST;
-	ret = publish_locked(fs, pid, newparent->fd, dst, &pending,
-			     st.st_mode & 07777, raw, len, true, &found);
+	owner.uid = st.st_uid;
+	owner.gid = st.st_gid;
+	owner.mode = st.st_mode & 07777;
+	ret = publish_locked(fs, pid, newparent->fd, dst, &pending, &owner, raw,
+			     len, true, &found);
 	if (pending.fd >= 0)
 		tlk_pending_discard(newparent->fd, &pending);
 	/* Rename semantics: the source name is gone. */

@@ -49,10 +49,11 @@ enum tlk_ftype {
 struct tlk_facts {
 	enum tlk_op op;
 	int error; /* gathering a fact failed with this errno: refuse */
-	struct tlk_node node;	 /* the node acted on (RENAME: the source) */
-	enum tlk_ftype type;	 /* what `node` is (REMOVE, RENAME, OPEN) */
-	bool multi_linked;	 /* `node` has more than one hard link */
-	struct tlk_node dst;	 /* RENAME, HARDLINK: the new name */
+	struct tlk_node node; /* the node acted on (RENAME: the source) */
+	enum tlk_ftype type;  /* what `node` is (REMOVE, RENAME, OPEN; PUBLISH:
+			       the file at the link position) */
+	bool multi_linked;    /* `node` has more than one hard link */
+	struct tlk_node dst;  /* RENAME, HARDLINK: the new name */
 	enum tlk_ftype dst_type; /* RENAME: what `dst` is now */
 	bool dst_multi_linked;	 /* RENAME: `dst` has more than one link */
 	bool exchange;		 /* RENAME_EXCHANGE or RENAME_WHITEOUT */
@@ -71,6 +72,7 @@ struct tlk_facts {
 					TRUNCATE, REMOVE of a tag link) */
 	struct tlk_link tag_current; /* index entries: the tag's current/link */
 	struct tlk_link next;	     /* PUBLISH: the proposed content */
+	size_t next_len;	     /* PUBLISH: its length in bytes */
 	const char *view;	     /* WRITE_LINK: the handle's view... */
 	size_t view_len;
 	const char *base; /* ...and the bytes the link held at open */

@@ -1023,3 +1023,111 @@ def test_cp_and_rsync_copy_a_registry_tree(tlk):
                            capture_output=True)
         assert r.returncode == 0, r.stderr
         assert snapshot(m2.backing / 'docker') == want
+
+
+# ------------------------------------------------- found in review (rule 2)
+
+def _as_user(uid, fn, *args):
+    """Run fn(*args) in a child process with uid/gid `uid`; its OSError
+    errno (0 on success) comes back as the exit status."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            fn(*args)
+        except OSError as e:
+            code = e.errno or 255
+        except BaseException:
+            code = 255
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+@pytest.mark.parametrize('seq', ['28', '31'])
+def test_non_root_registry_rewrites_its_links(m, seq):
+    """A registry that does not run as root (Debian's) keeps owning the
+    links it publishes: a mutable tag pushed three times and an identical
+    re-push of a protected tag all succeed, and the files stay its own."""
+    uid = 65534
+    os.chown(m.backing, uid, uid)
+    for d in ('docker', 'docker/registry', 'docker/registry/v2'):
+        os.makedirs(m.backing / d, exist_ok=True)
+        os.chown(m.backing / d, uid, uid)
+    w = write_link_28 if seq == '28' else write_link_31
+    for dg in (D1, D2, D3):
+        assert _as_user(uid, w, tag_link(m.root, REPO, 'latest'), dg) == 0
+    assert read(tag_link(m.broot, REPO, 'latest')) == D3.encode()
+    assert os.stat(tag_link(m.broot, REPO, 'latest')).st_uid == uid
+    for _ in range(2):
+        assert _as_user(uid, push_tag, m.root, REPO, 'v1', D1, seq) == 0
+    assert read(tag_link(m.broot, REPO, 'v1')) == D1.encode()
+    for p in (tag_link(m.broot, REPO, 'v1'), rev_link(m.broot, REPO, D1)):
+        assert os.stat(p).st_uid == uid, p
+    assert _as_user(uid, w, tag_link(m.root, REPO, 'v1'), D2) == errno.EPERM
+    assert read(tag_link(m.broot, REPO, 'v1')) == D1.encode()
+
+
+def test_hard_link_pair_reached_through_an_upload_name(m):
+    """Rule 2: a hard link made behind the daemon's back between an upload
+    file and a protected tag's link cannot be written through the upload
+    name either (the registry never makes hard links in its tree)."""
+    push_tag(m.root, REPO, 'v1', D1)
+    up = m.broot / 'repositories' / REPO / '_uploads/u1'
+    os.makedirs(up)
+    os.link(tag_link(m.broot, REPO, 'v1'), up / 'data')
+    subprocess.run(['sh', '-c', 'echo 2 > /proc/sys/vm/drop_caches'])
+    before = snapshot(m.backing)
+    p = m.root / 'repositories' / REPO / '_uploads/u1/data'
+    refused(open_close, p, os.O_WRONLY)
+    refused(os.truncate, p, 0)
+    assert read(tag_link(m.broot, REPO, 'v1')) == D1.encode()
+    assert_same(before, m.backing, 'write through the second name')
+
+
+def test_symlinked_repositories_directory_is_not_followed(m):
+    """Rule 2: a symlink standing for repositories/ (made in the backing)
+    is not followed, so no tag can be reached where it is not judged."""
+    elsewhere = m.mnt / 'elsewhere'
+    os.makedirs(elsewhere / 'test/example/_manifests/tags')
+    os.makedirs(m.broot)
+    os.symlink(str(elsewhere), m.broot / 'repositories')
+    before = snapshot(m.backing)
+    fails(write_link_28, tag_link(m.root, REPO, 'v1'), D1)
+    assert_same(before, m.backing, 'write through repositories -> elsewhere')
+
+
+@pytest.mark.parametrize('repo', [REPO, SCR], ids=['immutable', 'mutable'])
+def test_planted_symlink_at_revision_link_not_replaced_by_rename(m, repo):
+    """Rule 2: a 3.1 rename onto a revision link that is a planted symlink
+    in an immutable repository is refused, not published over it (in a
+    mutable repository the registry's own content replaces it)."""
+    victim = m.backing / 'victim'
+    victim.write_bytes(b'victim')
+    blink = rev_link(m.broot, repo, D1)
+    os.makedirs(blink.parent)
+    os.symlink(str(victim), blink)
+    before = snapshot(m.backing)
+    if repo == REPO:
+        fails(write_link_31, rev_link(m.root, repo, D1), D1)
+        assert_same(before, m.backing, '3.1 rename over the symlink')
+        assert os.path.islink(blink)
+    else:
+        write_link_31(rev_link(m.root, repo, D1), D1)
+        assert not os.path.islink(blink)
+        assert read(blink) == D1.encode()
+    assert read(victim) == b'victim'
+
+
+def test_long_file_renamed_onto_a_mutable_tag_is_refused(m):
+    """A link holds 71 bytes: a longer file renamed onto even a mutable
+    tag's link is refused with EINVAL (it was copied cut to 72 bytes)."""
+    push_tag(m.root, SCR, 'v1', D1)
+    src = tag_link(m.root, SCR, 'v1').with_name('link.long.tmp')
+    src.write_bytes(D2.encode() + b'\n' + b'x' * 100)
+    before = snapshot(m.backing)
+    refused(os.rename, src, tag_link(m.root, SCR, 'v1'), err=errno.EINVAL)
+    assert read(tag_link(m.broot, SCR, 'v1')) == D1.encode()
+    assert_same(before, m.backing, 'long rename')
