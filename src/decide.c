@@ -350,7 +350,8 @@ static struct tlk_verdict decide_rename(const struct tlk_facts *f)
 		    f->dst_multi_linked))
 		return refuse(TLK_R_ALIAS);
 	if (link_class(&f->dst) != TLK_LINK_NONE)
-		return verdict(TLK_INSPECT, TLK_R_GUARDED);
+		return f->held_hidden ? refuse(TLK_R_HELD)
+				      : verdict(TLK_INSPECT, TLK_R_GUARDED);
 	return allow(TLK_R_NOT_TAG_STATE);
 }
 
@@ -401,6 +402,9 @@ struct tlk_verdict tlk_decide(const struct tlk_facts *f)
 		return decide_rename(f);
 	case TLK_OP_FOLLOW:
 		return decide_follow(f);
+	case TLK_OP_WRITE_RAW: /* rule 6 */
+		return f->sealed ? refuse(TLK_R_SEALED)
+				 : allow(TLK_R_NOT_TAG_STATE);
 	default:
 		return refuse(TLK_R_SHAPE);
 	}
@@ -445,6 +449,10 @@ static const char *const reason_text[TLK_R_COUNT] = {
 			   "path.",
     [TLK_R_UNDECIDABLE] = "Could not establish whether a protected tag is "
 			  "affected; refused.",
+    [TLK_R_SEALED] = "The file was renamed onto a link and published as a "
+		     "copy; this descriptor can no longer change it.",
+    [TLK_R_HELD] = "The file is held open for writing where taglockfs "
+		   "cannot see the writes; it cannot become a link.",
 };
 
 static const char *const reason_name[TLK_R_COUNT] = {
@@ -464,6 +472,8 @@ static const char *const reason_name[TLK_R_COUNT] = {
     [TLK_R_ALIAS] = "alias",
     [TLK_R_WRONG_DIGEST] = "wrong_digest",
     [TLK_R_UNDECIDABLE] = "undecidable",
+    [TLK_R_SEALED] = "sealed",
+    [TLK_R_HELD] = "held",
 };
 
 static const char *const op_name[TLK_OP_COUNT] = {
@@ -472,7 +482,7 @@ static const char *const op_name[TLK_OP_COUNT] = {
     [TLK_OP_TRUNCATE] = "truncate",	[TLK_OP_REMOVE] = "remove",
     [TLK_OP_MKDIR] = "mkdir",		[TLK_OP_SYMLINK] = "symlink",
     [TLK_OP_HARDLINK] = "hardlink",	[TLK_OP_RENAME] = "rename",
-    [TLK_OP_FOLLOW] = "follow",
+    [TLK_OP_FOLLOW] = "follow",		[TLK_OP_WRITE_RAW] = "write_raw",
 };
 
 const char *tlk_reason_text(enum tlk_reason reason)

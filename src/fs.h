@@ -41,6 +41,11 @@ struct tlk_inode {
 	int backing_id;	  /* kernel passthrough id, valid while
 			     backing_refs > 0; protected by the stripe lock */
 	unsigned backing_refs;
+	atomic_bool sealed; /* renamed onto a link position (published as a
+			       copy): raw handles on it may not write any
+			       more, and fd is the published link */
+	atomic_uint hidden_writers; /* write handles whose writes bypass the
+				       daemon (kernel passthrough) */
 	bool pending;		/* fd is an unnamed O_TMPFILE: the next lookup
 				   that finds this inode by name replaces fd;
 				   protected by the table stripe lock */
@@ -83,6 +88,9 @@ struct tlk_guarded;
 
 /* What fi->fh points to. */
 struct tlk_file {
+	struct tlk_inode *inode;   /* the kernel holds it while the file is
+				      open */
+	bool hidden_writer;	   /* counted in inode->hidden_writers */
 	int fd;			   /* backing fd, -1 when none */
 	struct tlk_guarded *guard; /* non-NULL for a link file */
 	bool passthrough;	   /* I/O goes kernel -> backing file */
@@ -119,6 +127,17 @@ int tlk_inode_note_where(struct tlk_inode_table *t, struct tlk_inode *ino,
 void tlk_inode_note_moved(struct tlk_inode_table *t, dev_t dev, ino_t ino,
 			  const struct tlk_inode *parent, const char *name,
 			  const struct tlk_node *node);
+/* After a file was renamed onto a link position as a copy: the inode
+ * (dev, ino), if the table holds it, becomes that link for whoever still
+ * holds it (the kernel's dentry, open handles): sealed, its fd replaced
+ * by `linkfd` (an O_PATH of the published link, taken), its position
+ * `node`. Returns the number of hidden writers it had. */
+void tlk_inode_seal(struct tlk_inode_table *t, dev_t dev, ino_t ino, int linkfd,
+		    const struct tlk_inode *parent, const char *name,
+		    const struct tlk_node *node);
+/* How many write handles on (dev, ino) bypass the daemon. */
+unsigned tlk_inode_hidden_writers(struct tlk_inode_table *t, dev_t dev,
+				  ino_t ino);
 /* The inode (dev, ino) if the table holds it: its fd duplicated (the
  * caller owns it), or -ENOENT. */
 int tlk_inode_dup_fd(struct tlk_inode_table *t, dev_t dev, ino_t ino);
@@ -150,6 +169,10 @@ static inline struct tlk_file *tlk_file_of(struct fuse_file_info *fi)
 {
 	return (struct tlk_file *)(uintptr_t)fi->fh;
 }
+
+/* fs_file.c: true (and reported) when a raw handle may not change its
+ * file any more, because the file was renamed onto a link (rule 6). */
+bool tlk_file_sealed(fuse_req_t req, const struct tlk_file *f);
 
 /* "/proc/self/fd/N" for an fd, to reopen an O_PATH with real flags. */
 void tlk_proc_fd_path(int fd, char *buf, size_t len);

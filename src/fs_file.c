@@ -30,16 +30,35 @@ static bool opens_for_write(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
-static struct tlk_file *file_new(int fd, struct tlk_guarded *guard)
+static struct tlk_file *file_new(struct tlk_inode *inode, int fd,
+				 struct tlk_guarded *guard)
 {
 	struct tlk_file *f = malloc(sizeof(*f));
 
 	if (f) {
+		f->inode = inode;
+		f->hidden_writer = false;
 		f->fd = fd;
 		f->guard = guard;
 		f->passthrough = false;
 	}
 	return f;
+}
+
+/* Rule 6: a raw handle whose file was renamed onto a link position (and
+ * published there as a copy) may not write any more: its bytes would not
+ * be at the link. The flag is the fact; tlk_decide gives the verdict. */
+bool tlk_file_sealed(fuse_req_t req, const struct tlk_file *f)
+{
+	struct tlk_facts facts = {.op = TLK_OP_WRITE_RAW, .sealed = true};
+	struct tlk_verdict v;
+
+	if (!f->inode || !atomic_load(&f->inode->sealed))
+		return false;
+	tlk_where_of(tlk_fs_of(req), f->inode, &facts.node);
+	v = tlk_decide(&facts);
+	tlk_report(tlk_fs_of(req), fuse_req_ctx(req)->pid, &facts, v);
+	return v.kind == TLK_REFUSE;
 }
 
 /* Direct I/O for files the daemon inspects; the page cache kept across
@@ -53,6 +72,10 @@ static void choose_io(fuse_req_t req, struct tlk_inode *inode,
 	fi->keep_cache = 0;
 	if (!fi->direct_io && f->fd >= 0 && S_ISREG(inode->type))
 		f->passthrough = tlk_passthrough_attach(req, inode, f->fd, fi);
+	if (f->passthrough && (fi->flags & O_ACCMODE) != O_RDONLY) {
+		atomic_fetch_add(&inode->hidden_writers, 1);
+		f->hidden_writer = true;
+	}
 	/* Blob data is content-addressed: what is cached is still right.
 	 * (Passthrough bypasses the page cache; the kernel refuses both.) */
 	if (!f->passthrough && tlk_layout_is_blob_data(kind) &&
@@ -104,7 +127,7 @@ void tlk_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	f = file_new(fd, guard);
+	f = file_new(inode, fd, guard);
 	if (!f) {
 		tlk_guarded_free(guard);
 		if (fd >= 0)
@@ -195,7 +218,8 @@ static void create_guarded(fuse_req_t req, struct tlk_inode *dir,
 	} else {
 		close(dirfd);
 	}
-	if (ret == 0 && !(f = file_new(-1, g))) {
+	if (ret == 0 &&
+	    !(f = file_new((struct tlk_inode *)(uintptr_t)e.ino, -1, g))) {
 		tlk_entry_undo(req, &e);
 		ret = -ENOMEM;
 	}
@@ -237,7 +261,8 @@ void tlk_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	tlk_chown_new(req, dir->fd, name);
 	ret = tlk_make_entry(req, dir, name, &e);
-	f = ret == 0 ? file_new(fd, NULL) : NULL;
+	f = ret == 0 ? file_new((struct tlk_inode *)(uintptr_t)e.ino, fd, NULL)
+		     : NULL;
 	if (!f) {
 		if (ret == 0)
 			tlk_entry_undo(req, &e);
@@ -309,6 +334,10 @@ void tlk_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 			fuse_reply_write(req, written);
 		return;
 	}
+	if (tlk_file_sealed(req, f)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = f->fd;
 	out.buf[0].pos = off;
@@ -358,6 +387,8 @@ static void file_drop(struct tlk_fs *fs, struct tlk_inode *inode,
 		      struct tlk_file *f)
 {
 	(void)fs, (void)inode;
+	if (f->hidden_writer)
+		atomic_fetch_sub(&f->inode->hidden_writers, 1);
 	if (f->fd >= 0)
 		close(f->fd);
 	tlk_guarded_free(f->guard);
@@ -384,6 +415,8 @@ static void file_free(fuse_req_t req, fuse_ino_t ino, struct tlk_file *f)
 {
 	if (f->passthrough)
 		tlk_passthrough_detach(req, tlk_inode_of(req, ino));
+	if (f->hidden_writer)
+		atomic_fetch_sub(&f->inode->hidden_writers, 1);
 	if (f->fd >= 0)
 		close(f->fd);
 	if (f->guard)
@@ -404,7 +437,7 @@ void tlk_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	struct tlk_file *f = tlk_file_of(fi);
 
 	(void)ino;
-	if (f->guard) {
+	if (f->guard || tlk_file_sealed(req, f)) {
 		fuse_reply_err(req, EPERM);
 		return;
 	}

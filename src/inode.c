@@ -312,6 +312,42 @@ void tlk_inode_note_moved(struct tlk_inode_table *t, dev_t dev, ino_t ino,
 	free(copy);
 }
 
+void tlk_inode_seal(struct tlk_inode_table *t, dev_t dev, ino_t ino, int linkfd,
+		    const struct tlk_inode *parent, const char *name,
+		    const struct tlk_node *node)
+{
+	size_t b = bucket_of(t, dev, ino);
+	struct tlk_inode *n;
+
+	pthread_mutex_lock(stripe_of(t, b));
+	n = find(t, b, dev, ino);
+	if (n) {
+		atomic_store(&n->sealed, true);
+		if (linkfd >= 0)
+			dup3(linkfd, n->fd, O_CLOEXEC);
+	}
+	pthread_mutex_unlock(stripe_of(t, b));
+	if (linkfd >= 0)
+		close(linkfd);
+	if (n)
+		tlk_inode_note_moved(t, dev, ino, parent, name, node);
+}
+
+unsigned tlk_inode_hidden_writers(struct tlk_inode_table *t, dev_t dev,
+				  ino_t ino)
+{
+	size_t b = bucket_of(t, dev, ino);
+	struct tlk_inode *n;
+	unsigned w = 0;
+
+	pthread_mutex_lock(stripe_of(t, b));
+	n = find(t, b, dev, ino);
+	if (n)
+		w = atomic_load(&n->hidden_writers);
+	pthread_mutex_unlock(stripe_of(t, b));
+	return w;
+}
+
 void tlk_inode_where(struct tlk_inode_table *t, struct tlk_inode *ino,
 		     struct tlk_node *out, dev_t *pdev, ino_t *pino)
 {

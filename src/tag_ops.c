@@ -357,10 +357,28 @@ static int publish_copy(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
 			     len, true, &found);
 	if (pending.fd >= 0)
 		tlk_pending_discard(newparent->fd, &pending);
-	/* Rename semantics: the source name is gone. */
+	/* Rename semantics: the source name is gone, and whoever still holds
+	 * the renamed file (the kernel's dentry, open descriptors) holds the
+	 * link now: its raw handles are sealed (rule 6). */
 	if (ret == 0 && unlinkat(parent->fd, name, 0) < 0)
 		ret = -errno;
+	if (ret == 0)
+		tlk_inode_seal(&fs->inodes, st.st_dev, st.st_ino,
+			       openat(newparent->fd, "link",
+				      O_PATH | O_NOFOLLOW | O_CLOEXEC),
+			       newparent, "link", dst);
 	return ret;
+}
+
+/* Does the file `name` have write handles the daemon cannot see the writes
+ * of (kernel passthrough)? */
+static bool hidden_writers(struct tlk_fs *fs, int dirfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false; /* the rename itself will say */
+	return tlk_inode_hidden_writers(&fs->inodes, st.st_dev, st.st_ino) > 0;
 }
 
 /* Facts of a rename's source (it goes away) and destination. */
@@ -372,6 +390,8 @@ static void rename_facts(struct tlk_fs *fs, struct tlk_inode *parent,
 				     &f->dst_multi_linked));
 	tlk_facts_policy(fs, &f->dst, &f->dst_repo_immutable, &f->tag_protected,
 			 NULL);
+	if (tlk_layout_link_class(f->dst.kind) != TLK_LINK_NONE)
+		f->held_hidden = hidden_writers(fs, parent->fd, name);
 	if (tlk_layout_is_repo_state(f->node.kind))
 		removal_facts(fs, parent->fd, name, f, &f->src_tag_protected);
 	else

@@ -34,6 +34,9 @@ enum tlk_op {
 	TLK_OP_HARDLINK,     /* link(2) of `node` as `dst` */
 	TLK_OP_RENAME,	     /* rename `node` to `dst` */
 	TLK_OP_FOLLOW,	     /* readlink of the symlink `node` */
+	TLK_OP_WRITE_RAW,    /* write, truncate or fallocate through a raw
+				handle whose file is `sealed` (asked only
+				then: an unsealed raw handle is ALLOW) */
 	TLK_OP_COUNT
 };
 
@@ -58,6 +61,11 @@ struct tlk_facts {
 	bool dst_multi_linked;	 /* RENAME: `dst` has more than one link */
 	bool exchange;		 /* RENAME_EXCHANGE or RENAME_WHITEOUT */
 	bool closing;		 /* WRITE_LINK: nothing more will be written */
+	bool sealed;		 /* WRITE_RAW: the handle's file was renamed
+				    onto a link position and published as a
+				    copy */
+	bool held_hidden;	 /* RENAME: the source has write handles whose
+				    writes bypass the daemon (kernel passthrough) */
 
 	/* Policy in force for `node` (RENAME, HARDLINK: also `dst`). */
 	bool repo_immutable;
@@ -108,6 +116,10 @@ enum tlk_reason {
 	TLK_R_ALIAS,		 /* reached through a hard or symbolic link */
 	TLK_R_WRONG_DIGEST, /* a path-determined link with another digest */
 	TLK_R_UNDECIDABLE,  /* the facts could not be established */
+	TLK_R_SEALED,	    /* a descriptor of a file now published as a
+			       link elsewhere */
+	TLK_R_HELD,	    /* held open for writing where the daemon
+			       cannot see the writes */
 	TLK_R_COUNT
 };
 

@@ -1131,3 +1131,33 @@ def test_long_file_renamed_onto_a_mutable_tag_is_refused(m):
     refused(os.rename, src, tag_link(m.root, SCR, 'v1'), err=errno.EINVAL)
     assert read(tag_link(m.broot, SCR, 'v1')) == D1.encode()
     assert_same(before, m.backing, 'long rename')
+
+
+@pytest.mark.parametrize('tmpname', ['link.tmp', 'link.0123-abcd.tmp'])
+@pytest.mark.parametrize('kind', ['tag', 'revision'])
+def test_descriptor_of_a_file_renamed_onto_a_link(m, kind, tmpname):
+    """Rule 6 (found by the red team): a file renamed onto a link is
+    published as a copy; a descriptor still open on the renamed file can
+    neither change what readers of the link see (the kernel's dentry moved
+    with the rename) nor be told its writes succeeded."""
+    link = (tag_link(m.root, REPO, 'v9') if kind == 'tag'
+            else rev_link(m.root, REPO, D3))
+    blink = m.broot / link.relative_to(m.root)
+    good = D1 if kind == 'tag' else D3
+    os.makedirs(link.parent)
+    tmp = link.with_name(tmpname)
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, good.encode())
+        os.fsync(fd)
+        os.rename(tmp, link)
+        assert read(blink) == good.encode()
+        refused(os.ftruncate, fd, 0)
+        refused(os.pwrite, fd, D2.encode(), 0)
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            assert read(link) == good.encode()
+            time.sleep(0.1)
+    finally:
+        close_quietly(fd)
+    assert read(blink) == good.encode()

@@ -674,6 +674,17 @@ static const struct row rows[] = {
 	 {OP(RENAME), .type = TLK_FT_SYMLINK, .multi_linked = true},
 	 ALLOW(TLK_R_NOT_TAG_STATE)},
 
+	/* WRITE_RAW */
+	{"rule 6: a raw handle on a file renamed onto a link", CUR_LINK, NULL,
+	 {OP(WRITE_RAW), .sealed = true}, REFUSE(TLK_R_SEALED, EPERM)},
+	{"rule 6: a raw handle that was never sealed", UPLOAD, NULL,
+	 {OP(WRITE_RAW)}, ALLOW(TLK_R_NOT_TAG_STATE)},
+	{"rule 6: a file held by passthrough writers cannot become a link",
+	 CUR_TMP, CUR_LINK, {OP(RENAME), REG, .held_hidden = true},
+	 REFUSE(TLK_R_HELD, EPERM)},
+	{"rule 6: passthrough writers do not matter elsewhere", UPLOAD,
+	 BLOB_A, {OP(RENAME), REG, .held_hidden = true},
+	 ALLOW(TLK_R_NOT_TAG_STATE)},
 	/* FOLLOW */
 	{"rule 2: a symlink at current/link of an immutable repo", CUR_LINK,
 	 NULL, {OP(FOLLOW), IMM}, REFUSE(TLK_R_ALIAS, EPERM)},
