@@ -64,6 +64,10 @@ struct tlk_inode_table {
 	size_t nbuckets; /* power of two */
 	pthread_mutex_t stripes[TLK_INODE_STRIPES];
 	atomic_size_t count;
+	/* Sealed inodes left the hash (tlk_inode_seal): kept here until the
+	 * kernel forgets them. Taken after a stripe lock, never before. */
+	pthread_mutex_t unhashed_lock;
+	struct tlk_inode *unhashed; /* chained through next */
 };
 
 #define TLK_REPO_LOCKS 64

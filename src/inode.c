@@ -38,9 +38,13 @@ int tlk_inodes_init(struct tlk_inode_table *t)
 		return -ENOMEM;
 	for (i = 0; i < TLK_INODE_STRIPES; i++)
 		pthread_mutex_init(&t->stripes[i], NULL);
+	pthread_mutex_init(&t->unhashed_lock, NULL);
+	t->unhashed = NULL;
 	atomic_init(&t->count, 0);
 	return 0;
 }
+
+static void inode_free(struct tlk_inode *n);
 
 void tlk_inodes_destroy(struct tlk_inode_table *t)
 {
@@ -56,6 +60,13 @@ void tlk_inodes_destroy(struct tlk_inode_table *t)
 			free(n);
 		}
 	}
+	while (t->unhashed) {
+		struct tlk_inode *n = t->unhashed;
+		t->unhashed = n->next;
+		close(n->fd);
+		inode_free(n);
+	}
+	pthread_mutex_destroy(&t->unhashed_lock);
 	free(t->buckets);
 	t->buckets = NULL;
 	for (i = 0; i < TLK_INODE_STRIPES; i++)
@@ -211,12 +222,15 @@ void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
 			"lookup counts are out of step (a bug)",
 			(unsigned long long)n, (unsigned long long)ino->ino,
 			(unsigned long long)ino->nlookup);
-	for (pp = &t->buckets[b]; *pp; pp = &(*pp)->next) {
+	pthread_mutex_lock(&t->unhashed_lock);
+	for (pp = atomic_load(&ino->sealed) ? &t->unhashed : &t->buckets[b];
+	     *pp; pp = &(*pp)->next) {
 		if (*pp == ino) {
 			*pp = ino->next;
 			break;
 		}
 	}
+	pthread_mutex_unlock(&t->unhashed_lock);
 	atomic_fetch_sub(&t->count, 1);
 	pthread_mutex_unlock(lock);
 	close(ino->fd);
@@ -317,20 +331,47 @@ void tlk_inode_seal(struct tlk_inode_table *t, dev_t dev, ino_t ino, int linkfd,
 		    const struct tlk_node *node)
 {
 	size_t b = bucket_of(t, dev, ino);
-	struct tlk_inode *n;
+	struct tlk_inode **pp, *n = NULL;
+	struct tlk_packed_node *packed;
+	char *copy = strdup(name);
+	bool oom = false;
 
+	packed = tlk_layout_pack(node, &oom);
 	pthread_mutex_lock(stripe_of(t, b));
-	n = find(t, b, dev, ino);
+	for (pp = &t->buckets[b]; *pp; pp = &(*pp)->next) {
+		if ((*pp)->dev == dev && (*pp)->ino == ino) {
+			n = *pp;
+			break;
+		}
+	}
 	if (n) {
+		/* Its fd no longer names (dev, ino), whose number the
+		 * backing filesystem may now give to a new file: it leaves
+		 * the hash, and lives on for the kernel until forgotten. */
+		*pp = n->next;
+		pthread_mutex_lock(&t->unhashed_lock);
+		n->next = t->unhashed;
+		t->unhashed = n;
 		atomic_store(&n->sealed, true);
+		pthread_mutex_unlock(&t->unhashed_lock);
 		if (linkfd >= 0)
 			dup3(linkfd, n->fd, O_CLOEXEC);
+		if (copy && !oom) {
+			struct tlk_packed_node *pw = n->where;
+			char *pn = n->name;
+			n->where = packed;
+			n->name = copy;
+			n->parent_dev = parent->dev;
+			n->parent_ino = parent->ino;
+			packed = pw;
+			copy = pn;
+		}
 	}
 	pthread_mutex_unlock(stripe_of(t, b));
 	if (linkfd >= 0)
 		close(linkfd);
-	if (n)
-		tlk_inode_note_moved(t, dev, ino, parent, name, node);
+	free(packed);
+	free(copy);
 }
 
 unsigned tlk_inode_hidden_writers(struct tlk_inode_table *t, dev_t dev,

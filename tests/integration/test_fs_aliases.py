@@ -38,8 +38,10 @@ def test_open_descriptor_of_renamed_file_cannot_change_the_tag(tlk):
         os.write(fd, D1.encode())
         os.rename(tmp, link)                # a new tag: allowed
         assert read(tag_link(m.broot, REPO, 'v1')) == D1.encode()
-        os.ftruncate(fd, 0)                  # the old descriptor
-        os.pwrite(fd, D2.encode(), 0)
+        # The old descriptor is told the truth: it can no longer change
+        # the file, which is now the tag's link (rule 6).
+        expect_errno(errno.EPERM, os.ftruncate, fd, 0)
+        expect_errno(errno.EPERM, os.pwrite, fd, D2.encode(), 0)
     finally:
         os.close(fd)
     assert read(tag_link(m.broot, REPO, 'v1')) == D1.encode()
