@@ -148,13 +148,13 @@ static bool link_tmp_n(const char *s, size_t n)
 	       memcmp(s + n - suf_len, suf, suf_len) == 0;
 }
 
-/* Inside a digest directory: "link" or its 3.1 temporary file. */
+/* Inside a digest directory: "link", or any other name (3.1's
+ * link.<uuid>.tmp, a copy tool's temporary file): a file the daemon sees
+ * every write of, so that it can become the link (as a copy). */
 static enum tlk_kind link_or_tmp(const char *s, size_t n, enum tlk_kind link,
 				 enum tlk_kind tmp)
 {
-	if (name_is(s, n, "link"))
-		return link;
-	return link_tmp_n(s, n) ? tmp : TLK_OTHER;
+	return name_is(s, n, "link") ? link : tmp;
 }
 
 static void clear_node(struct tlk_node *out, enum tlk_kind kind)

@@ -49,17 +49,18 @@ enum tlk_kind {
 	TLK_TAG_INDEX_ALG,  /* tags/<tag>/index/sha256/ */
 	TLK_TAG_INDEX_DIG,  /* tags/<tag>/index/sha256/<hex>/ */
 	TLK_TAG_INDEX_LINK, /* tags/<tag>/index/sha256/<hex>/link */
-	TLK_TAG_INDEX_TMP,  /* tags/<tag>/index/sha256/<hex>/link.<id>.tmp */
+	TLK_TAG_INDEX_TMP,  /* any other name in tags/<tag>/index/sha256/<hex>/
+			       (link.<id>.tmp) */
 	TLK_REVISIONS,	    /* <repo>/_manifests/revisions/ */
 	TLK_REV_ALG,	    /* revisions/sha256/ */
 	TLK_REV_DIG,	    /* revisions/sha256/<hex>/ */
 	TLK_REV_LINK,	    /* revisions/sha256/<hex>/link */
-	TLK_REV_TMP,	    /* revisions/sha256/<hex>/link.<id>.tmp */
+	TLK_REV_TMP,	    /* any other name in revisions/sha256/<hex>/ */
 	TLK_LAYERS,	    /* <repo>/_layers/ */
 	TLK_LAYER_ALG,	    /* _layers/sha256/ */
 	TLK_LAYER_DIG,	    /* _layers/sha256/<hex>/ */
 	TLK_LAYER_LINK,	    /* _layers/sha256/<hex>/link */
-	TLK_LAYER_TMP,	    /* _layers/sha256/<hex>/link.<id>.tmp */
+	TLK_LAYER_TMP,	    /* any other name in _layers/sha256/<hex>/ */
 	TLK_BLOBS,	    /* .../v2/blobs/ */
 	TLK_BLOB_ALG,	    /* blobs/sha256/ */
 	TLK_BLOB_PREFIX,    /* blobs/sha256/<2 hex>/ */
