@@ -152,18 +152,37 @@ static void sync_dir(int dirfd)
 }
 
 /* Give the pending file the name "link" unless the name exists. */
-static int link_noreplace(int dirfd, struct tlk_pending_link *pending)
+static int link_noreplace_as(int dirfd, struct tlk_pending_link *pending,
+			     const char *name)
 {
 	char proc[64];
 
 	if (pending->name[0])
-		return linkat(dirfd, pending->name, dirfd, LINK_NAME, 0) < 0
-			   ? -errno
-			   : 0;
+		return linkat(dirfd, pending->name, dirfd, name, 0) < 0 ? -errno
+									: 0;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pending->fd);
-	return linkat(AT_FDCWD, proc, dirfd, LINK_NAME, AT_SYMLINK_FOLLOW) < 0
+	return linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) < 0
 		   ? -errno
 		   : 0;
+}
+
+static int link_noreplace(int dirfd, struct tlk_pending_link *pending)
+{
+	return link_noreplace_as(dirfd, pending, LINK_NAME);
+}
+
+int tlk_pending_link_as(int dirfd, struct tlk_pending_link *pending,
+			const char *name)
+{
+	int ret = link_noreplace_as(dirfd, pending, name);
+
+	if (ret == 0) {
+		if (pending->name[0])
+			unlinkat(dirfd, pending->name, 0);
+		pending->name[0] = '\0';
+		sync_dir(dirfd);
+	}
+	return ret;
 }
 
 /* Replace "link" by the pending file (atomically, by rename): only ever

@@ -83,6 +83,8 @@ static bool behind_back(const struct tlk_facts *f)
 
 static struct tlk_verdict decide_create(const struct tlk_facts *f)
 {
+	if (f->node.kind == TLK_BLOB_DATA) /* rule 9: published when whole */
+		return verdict(TLK_INSPECT, TLK_R_GUARDED);
 	switch (link_class(&f->node)) {
 	case TLK_LINK_TAG:
 		return verdict(TLK_INSPECT, TLK_R_GUARDED);
@@ -103,6 +105,15 @@ static struct tlk_verdict decide_create(const struct tlk_facts *f)
 /* Rules 2, 3, 4: every write handle on a link file is guarded. */
 static struct tlk_verdict decide_open_write(const struct tlk_facts *f)
 {
+	if (f->node.kind == TLK_BLOB_DATA) {
+		if (behind_back(f))
+			return refuse(TLK_R_ALIAS);
+		/* Rule 9: only a manifest-sized blob may be rewritten, with
+		 * identical bytes (two concurrent manifest PUTs). */
+		if (f->size > TLK_SMALL_BLOB)
+			return refuse(TLK_R_WRITE_ONCE);
+		return verdict(TLK_INSPECT, TLK_R_GUARDED);
+	}
 	if (link_class(&f->node) == TLK_LINK_NONE)
 		return behind_back(f) ? refuse(TLK_R_ALIAS)
 				      : allow(TLK_R_NOT_TAG_STATE);
@@ -269,6 +280,13 @@ static struct tlk_verdict decide_truncate(const struct tlk_facts *f)
 {
 	enum tlk_link_class lc = link_class(&f->node);
 
+	if (f->node.kind == TLK_BLOB_DATA) { /* rule 9 */
+		if (behind_back(f))
+			return refuse(TLK_R_ALIAS);
+		return f->new_size == f->current_size
+			   ? allow(TLK_R_IDENTICAL)
+			   : refuse(TLK_R_WRITE_ONCE);
+	}
 	if (lc == TLK_LINK_NONE)
 		return behind_back(f) ? refuse(TLK_R_ALIAS)
 				      : allow(TLK_R_NOT_TAG_STATE);
@@ -313,6 +331,10 @@ static struct tlk_verdict decide_removal(const struct tlk_facts *f,
 			return refuse(moving ? TLK_R_MOVE
 					     : TLK_R_REVISION_IN_USE);
 		break;
+	case TLK_BLOB_DATA: /* rule 9: `in_use` counts protect_delete */
+		if (f->in_use)
+			return refuse(moving ? TLK_R_MOVE : TLK_R_BLOB_IN_USE);
+		break;
 	default:
 		break;
 	}
@@ -349,10 +371,24 @@ static struct tlk_verdict decide_rename(const struct tlk_facts *f)
 	if (aliased(&f->dst, f->dst_repo_immutable, f->dst_type,
 		    f->dst_multi_linked))
 		return refuse(TLK_R_ALIAS);
-	if (link_class(&f->dst) != TLK_LINK_NONE)
+	if (link_class(&f->dst) != TLK_LINK_NONE ||
+	    f->dst.kind == TLK_BLOB_DATA)
 		return f->held_hidden ? refuse(TLK_R_HELD)
 				      : verdict(TLK_INSPECT, TLK_R_GUARDED);
 	return allow(TLK_R_NOT_TAG_STATE);
+}
+
+/* Rule 9: blob data is write-once, and a small blob appears only with the
+ * bytes its name promises. */
+static struct tlk_verdict decide_publish_blob(const struct tlk_facts *f)
+{
+	if (f->has_content)
+		return f->digest_check == TLK_DIGEST_MATCH
+			   ? allow(TLK_R_IDENTICAL)
+			   : refuse(TLK_R_WRITE_ONCE);
+	if (f->digest_check == TLK_DIGEST_MISMATCH)
+		return refuse(TLK_R_DIGEST_MISMATCH);
+	return allow(TLK_R_CREATE);
 }
 
 /* Rule 2: a symlink standing where the registry keeps a directory or a
@@ -402,6 +438,8 @@ struct tlk_verdict tlk_decide(const struct tlk_facts *f)
 		return decide_rename(f);
 	case TLK_OP_FOLLOW:
 		return decide_follow(f);
+	case TLK_OP_PUBLISH_BLOB:
+		return decide_publish_blob(f);
 	case TLK_OP_WRITE_RAW: /* rule 6 */
 		return f->sealed ? refuse(TLK_R_SEALED)
 				 : allow(TLK_R_NOT_TAG_STATE);
@@ -453,6 +491,11 @@ static const char *const reason_text[TLK_R_COUNT] = {
 		     "copy; this descriptor can no longer change it.",
     [TLK_R_HELD] = "The file is held open for writing where taglockfs "
 		   "cannot see the writes; it cannot become a link.",
+    [TLK_R_WRITE_ONCE] = "Blob data is write-once: an existing blob never "
+			 "changes.",
+    [TLK_R_DIGEST_MISMATCH] = "The blob's bytes do not match its digest.",
+    [TLK_R_BLOB_IN_USE] = "The blob is needed by a protected tag and cannot "
+			  "be deleted.",
 };
 
 static const char *const reason_name[TLK_R_COUNT] = {
@@ -474,6 +517,9 @@ static const char *const reason_name[TLK_R_COUNT] = {
     [TLK_R_UNDECIDABLE] = "undecidable",
     [TLK_R_SEALED] = "sealed",
     [TLK_R_HELD] = "held",
+    [TLK_R_WRITE_ONCE] = "write_once",
+    [TLK_R_DIGEST_MISMATCH] = "digest_mismatch",
+    [TLK_R_BLOB_IN_USE] = "blob_in_use",
 };
 
 static const char *const op_name[TLK_OP_COUNT] = {
@@ -482,7 +528,8 @@ static const char *const op_name[TLK_OP_COUNT] = {
     [TLK_OP_TRUNCATE] = "truncate",	[TLK_OP_REMOVE] = "remove",
     [TLK_OP_MKDIR] = "mkdir",		[TLK_OP_SYMLINK] = "symlink",
     [TLK_OP_HARDLINK] = "hardlink",	[TLK_OP_RENAME] = "rename",
-    [TLK_OP_FOLLOW] = "follow",		[TLK_OP_WRITE_RAW] = "write_raw",
+    [TLK_OP_FOLLOW] = "follow",		[TLK_OP_PUBLISH_BLOB] = "publish_blob",
+    [TLK_OP_WRITE_RAW] = "write_raw",
 };
 
 const char *tlk_reason_text(enum tlk_reason reason)

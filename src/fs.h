@@ -41,9 +41,12 @@ struct tlk_inode {
 	int backing_id;	  /* kernel passthrough id, valid while
 			     backing_refs > 0; protected by the stripe lock */
 	unsigned backing_refs;
-	atomic_bool sealed; /* renamed onto a link position (published as a
-			       copy): raw handles on it may not write any
-			       more, and fd is the published link */
+	atomic_bool sealed;	/* renamed onto a link position (published as a
+				   copy): fd is the published link now, and the
+				   inode is off the hash (on `unhashed`) */
+	atomic_bool raw_sealed; /* raw handles may not write any more: set
+				   with `sealed`, and for a file renamed
+				   onto blob data (it is the blob now) */
 	atomic_uint hidden_writers; /* write handles whose writes bypass the
 				       daemon (kernel passthrough) */
 	bool pending;		/* fd is an unnamed O_TMPFILE: the next lookup
@@ -79,6 +82,8 @@ struct tlk_fs {
 	struct tlk_audit *audit; /* NULL: no audit log */
 	double timeout;		 /* entry/attr timeout, ordinary nodes */
 	bool passthrough;	 /* kernel passthrough available */
+	bool verify_all_blobs;	 /* verify_blobs=all: hash every blob */
+	struct tlk_protected_set *protected_set; /* owned */
 	/* Decisions on one repository's links and the operations they
 	 * allow run under its lock (docs/design.md, "Lock order"). */
 	pthread_mutex_t repo_locks[TLK_REPO_LOCKS];
@@ -87,8 +92,11 @@ struct tlk_fs {
 	struct fuse_session *se; /* set before serving */
 };
 
-/* A write handle on a link file (guarded.c). */
+/* A write handle on a link file (guarded.c), on blob data (blob.c). */
 struct tlk_guarded;
+struct tlk_blob;
+/* The blobs a protected tag needs (protected_set.c). */
+struct tlk_protected_set;
 
 /* What fi->fh points to. */
 struct tlk_file {
@@ -97,6 +105,7 @@ struct tlk_file {
 	bool hidden_writer;	   /* counted in inode->hidden_writers */
 	int fd;			   /* backing fd, -1 when none */
 	struct tlk_guarded *guard; /* non-NULL for a link file */
+	struct tlk_blob *blob;	   /* non-NULL for blob data */
 	bool passthrough;	   /* I/O goes kernel -> backing file */
 };
 
@@ -139,6 +148,9 @@ void tlk_inode_note_moved(struct tlk_inode_table *t, dev_t dev, ino_t ino,
 void tlk_inode_seal(struct tlk_inode_table *t, dev_t dev, ino_t ino, int linkfd,
 		    const struct tlk_inode *parent, const char *name,
 		    const struct tlk_node *node);
+/* Seal (dev, ino) where it is: raw handles on it may not write any more
+ * (a file about to become blob data). */
+void tlk_inode_seal_in_place(struct tlk_inode_table *t, dev_t dev, ino_t ino);
 /* How many write handles on (dev, ino) bypass the daemon. */
 unsigned tlk_inode_hidden_writers(struct tlk_inode_table *t, dev_t dev,
 				  ino_t ino);
@@ -280,6 +292,41 @@ int tlk_tag_publish(struct tlk_fs *fs, pid_t pid, int dirfd,
 		    struct tlk_pending_link *pending,
 		    const struct tlk_owner *owner, const char *content,
 		    size_t len, bool sync, struct tlk_link *found);
+
+/* blob.c: blob data (docs/design.md, rule 9). A write handle on blob
+ * data (`blobfd` the existing blob's O_PATH, or -1 for a new one; dirfd
+ * is taken), its I/O and its verdict at fsync/flush/release. */
+int tlk_blob_open(const struct tlk_node *node, int dirfd, int blobfd, int flags,
+		  const struct tlk_owner *owner, pid_t pid,
+		  struct tlk_blob **out);
+int tlk_blob_pending_fd(struct tlk_blob *b);
+ssize_t tlk_blob_read(struct tlk_blob *b, void *buf, size_t n, off_t off);
+ssize_t tlk_blob_write(struct tlk_blob *b, const void *buf, size_t n,
+		       off_t off);
+int tlk_blob_truncate(struct tlk_blob *b, off_t size);
+int tlk_blob_settle(struct tlk_fs *fs, struct tlk_blob *b, bool sync);
+void tlk_blob_free(struct tlk_blob *b);
+/* SHA-256 of fd's bytes against hex. 0 or -errno. */
+int tlk_blob_hash_check(int fd, const char *hex, enum tlk_digest_check *out);
+/* Publish a written pending file as the blob `node` in dirfd. */
+int tlk_blob_publish(struct tlk_fs *fs, pid_t pid, int dirfd,
+		     const struct tlk_node *node,
+		     struct tlk_pending_link *pending, size_t size);
+/* Rename olddir/oldname onto the blob `node` (newdir/data) after the
+ * verdict: 1 renamed, 0 identical blob already there (source removed),
+ * or -errno. */
+int tlk_blob_rename(struct tlk_fs *fs, pid_t pid, int olddir,
+		    const char *oldname, int newdir,
+		    const struct tlk_node *node);
+
+/* protected_set.c: is the blob <hex> needed by a protected tag (with
+ * protect_delete)? 1, 0 or -errno (undecidable: refuse). */
+int tlk_protected_blob(struct tlk_fs *fs, const char *hex);
+/* Something protected changed (a publish, a policy reload): recompute
+ * before the next answer. */
+void tlk_protected_set_stale(struct tlk_fs *fs);
+int tlk_protected_set_new(struct tlk_protected_set **out);
+void tlk_protected_set_free(struct tlk_protected_set *set);
 
 /* guarded.c: the guarded-handle state machine (docs/design.md). */
 /* A handle on the link `node` in `dirfd` (taken, also on failure),

@@ -40,6 +40,8 @@ static int set_size(fuse_req_t req, struct tlk_inode *inode, off_t size,
 
 	if (f && f->guard) /* changes only the handle's shadow */
 		return tlk_guarded_truncate(tlk_fs_of(req), f->guard, size);
+	if (f && f->blob) /* changes only the handle's pending file */
+		return tlk_blob_truncate(f->blob, size);
 	if (f && f->fd >= 0)
 		return tlk_file_sealed(req, f)	    ? -EPERM
 		       : ftruncate(f->fd, size) < 0 ? -errno

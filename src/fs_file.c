@@ -40,6 +40,7 @@ static struct tlk_file *file_new(struct tlk_inode *inode, int fd,
 		f->hidden_writer = false;
 		f->fd = fd;
 		f->guard = guard;
+		f->blob = NULL;
 		f->passthrough = false;
 	}
 	return f;
@@ -53,7 +54,7 @@ bool tlk_file_sealed(fuse_req_t req, const struct tlk_file *f)
 	struct tlk_facts facts = {.op = TLK_OP_WRITE_RAW, .sealed = true};
 	struct tlk_verdict v;
 
-	if (!f->inode || !atomic_load(&f->inode->sealed))
+	if (!f->inode || !atomic_load(&f->inode->raw_sealed))
 		return false;
 	tlk_where_of(tlk_fs_of(req), f->inode, &facts.node);
 	v = tlk_decide(&facts);
@@ -68,7 +69,8 @@ static void choose_io(fuse_req_t req, struct tlk_inode *inode,
 		      struct tlk_file *f, enum tlk_kind kind,
 		      struct fuse_file_info *fi)
 {
-	fi->direct_io = f->guard || tlk_layout_is_inspected_file(kind);
+	fi->direct_io =
+	    f->guard || f->blob || tlk_layout_is_inspected_file(kind);
 	fi->keep_cache = 0;
 	if (!fi->direct_io && f->fd >= 0 && S_ISREG(inode->type))
 		f->passthrough = tlk_passthrough_attach(req, inode, f->fd, fi);
@@ -83,56 +85,64 @@ static void choose_io(fuse_req_t req, struct tlk_inode *inode,
 		fi->keep_cache = 1;
 }
 
-/* A guarded handle on the existing link `inode` (node already known). */
-static int open_guarded(fuse_req_t req, struct tlk_inode *inode,
-			const struct tlk_node *node, int flags,
-			struct tlk_guarded **out)
+/* The handle the daemon inspects for `node` (a link's guarded handle, a
+ * blob's pending file) in dirfd (taken), on the existing file `fd` (-1: a
+ * new one). */
+static int open_inspected(struct tlk_fs *fs, const struct tlk_node *node,
+			  int dirfd, int fd, int flags,
+			  const struct tlk_owner *owner, pid_t pid,
+			  struct tlk_file *f)
+{
+	if (node->kind == TLK_BLOB_DATA)
+		return tlk_blob_open(node, dirfd, fd, flags, owner, pid,
+				     &f->blob);
+	return tlk_guarded_open(fs, node, dirfd, fd, flags, owner, pid,
+				&f->guard);
+}
+
+/* An inspected handle on the existing file `inode` (node known). */
+static int open_existing(fuse_req_t req, struct tlk_inode *inode,
+			 const struct tlk_node *node, int flags,
+			 struct tlk_file *f)
 {
 	struct tlk_fs *fs = tlk_fs_of(req);
-	struct tlk_owner owner = {0, 0, 0644}; /* the link's own, at open */
+	struct tlk_owner owner = {0, 0, 0644}; /* the file's own, at open */
 	int dirfd = tlk_where_dir_fd(fs, inode);
 
 	if (dirfd < 0)
 		return dirfd;
-	return tlk_guarded_open(fs, node, dirfd, inode->fd, flags, &owner,
-				fuse_req_ctx(req)->pid, out);
+	return open_inspected(fs, node, dirfd, inode->fd, flags, &owner,
+			      fuse_req_ctx(req)->pid, f);
 }
 
 void tlk_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct tlk_fs *fs = tlk_fs_of(req);
 	struct tlk_inode *inode = tlk_inode_of(req, ino);
-	struct tlk_guarded *guard = NULL;
 	struct tlk_node node;
-	struct tlk_file *f;
+	struct tlk_file *f = file_new(inode, -1, NULL);
 	char proc[64];
-	int fd = -1, ret = 0;
+	int ret = f ? 0 : -ENOMEM;
 
-	if (opens_for_write(fi->flags)) {
+	if (ret == 0 && opens_for_write(fi->flags)) {
 		ret = tlk_tag_open_check(fs, fuse_req_ctx(req)->pid, inode,
 					 &node);
 		if (ret == TLK_INSPECT)
-			ret =
-			    open_guarded(req, inode, &node, fi->flags, &guard);
-	} else {
+			ret = open_existing(req, inode, &node, fi->flags, f);
+	} else if (ret == 0) {
 		tlk_where_of(fs, inode, &node);
 	}
-	if (ret == 0 && !guard) {
+	if (ret == 0 && !f->guard && !f->blob) {
 		tlk_proc_fd_path(inode->fd, proc, sizeof(proc));
-		fd = open(proc, fi->flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL));
-		if (fd < 0)
+		f->fd =
+		    open(proc, fi->flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL));
+		if (f->fd < 0)
 			ret = -errno;
 	}
 	if (ret < 0) {
+		if (f)
+			file_drop(fs, inode, f);
 		fuse_reply_err(req, -ret);
-		return;
-	}
-	f = file_new(inode, fd, guard);
-	if (!f) {
-		tlk_guarded_free(guard);
-		if (fd >= 0)
-			close(fd);
-		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	fi->fh = (uintptr_t)f;
@@ -141,16 +151,15 @@ void tlk_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		file_drop(fs, inode, f); /* interrupted: undo, req is gone */
 }
 
-/* The kernel's entry for a new link that exists only as the handle's
- * pending file: an inode of its own that knows the position it will
- * take. */
+/* The kernel's entry for a new link or blob that exists only as the
+ * handle's pending file: an inode of its own that knows the position it
+ * will take. */
 static int pending_entry(fuse_req_t req, struct tlk_inode *dir,
 			 const char *name, const struct tlk_node *node,
-			 struct tlk_guarded *g, struct fuse_entry_param *e)
+			 int pend, struct fuse_entry_param *e)
 {
 	struct tlk_fs *fs = tlk_fs_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	int pend = tlk_guarded_pending_fd(g);
 	struct tlk_inode *n;
 	char proc[64];
 	int pfd;
@@ -173,58 +182,57 @@ static int pending_entry(fuse_req_t req, struct tlk_inode *dir,
 		return -ENOMEM;
 	e->ino = (uintptr_t)n;
 	tlk_entry_timeouts(fs, name, e);
+	/* Unnamed until published: its link count is about to change. */
+	e->attr_timeout = 0;
 	return 0;
 }
 
-/* CREATE of a link file: a guarded handle, on the link if one is there
- * (a racing writer got there first, or an empty leftover), else on a
- * pending file that becomes the link only when a verdict publishes it. */
-static void create_guarded(fuse_req_t req, struct tlk_inode *dir,
-			   const char *name, const struct tlk_node *node,
-			   mode_t mode, struct fuse_file_info *fi)
+/* CREATE of a link or blob file: an inspected handle, on the file if one
+ * is there (a racing writer got there first, or an empty leftover), else
+ * on a pending file that takes the name only when a verdict publishes
+ * it. */
+static void create_inspected(fuse_req_t req, struct tlk_inode *dir,
+			     const char *name, const struct tlk_node *node,
+			     mode_t mode, struct fuse_file_info *fi)
 {
 	struct tlk_fs *fs = tlk_fs_of(req);
-	struct tlk_guarded *g = NULL;
-	struct fuse_entry_param e;
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct tlk_owner owner = {ctx->uid, ctx->gid, mode & 07777};
-	struct tlk_file *f = NULL;
+	struct tlk_file *f = file_new(NULL, -1, NULL);
+	struct fuse_entry_param e;
+	bool counted = false;
 	int dirfd, ret;
 
-	ret = tlk_make_entry(req, dir, name, &e);
-	if (ret == 0 && (fi->flags & O_EXCL)) {
-		tlk_entry_undo(req, &e);
-		fuse_reply_err(req, EEXIST);
-		return;
-	}
-	dirfd = fcntl(dir->fd, F_DUPFD_CLOEXEC, 0);
-	if (dirfd < 0) {
-		if (ret == 0)
-			tlk_entry_undo(req, &e);
-		fuse_reply_err(req, errno);
-		return;
-	}
+	ret = f ? tlk_make_entry(req, dir, name, &e) : -ENOMEM;
+	counted = ret == 0;
+	if (ret == 0 && (fi->flags & O_EXCL))
+		ret = -EEXIST;
+	dirfd = ret == 0 || ret == -ENOENT ? fcntl(dir->fd, F_DUPFD_CLOEXEC, 0)
+					   : -1;
+	if ((ret == 0 || ret == -ENOENT) && dirfd < 0)
+		ret = -errno;
 	if (ret == 0) {
-		struct tlk_inode *n = (struct tlk_inode *)(uintptr_t)e.ino;
-		ret = tlk_guarded_open(fs, node, dirfd, n->fd, fi->flags,
-				       &owner, ctx->pid, &g);
-		if (ret < 0)
-			tlk_entry_undo(req, &e);
-	} else if (ret == -ENOENT) {
-		ret = tlk_guarded_open(fs, node, dirfd, -1, fi->flags, &owner,
-				       ctx->pid, &g);
+		f->inode = (struct tlk_inode *)(uintptr_t)e.ino;
+		ret = open_inspected(fs, node, dirfd, f->inode->fd, fi->flags,
+				     &owner, ctx->pid, f);
+	} else if (ret == -ENOENT && dirfd >= 0) {
+		ret = open_inspected(fs, node, dirfd, -1, fi->flags, &owner,
+				     ctx->pid, f);
 		if (ret == 0)
-			ret = pending_entry(req, dir, name, node, g, &e);
-	} else {
-		close(dirfd);
-	}
-	if (ret == 0 &&
-	    !(f = file_new((struct tlk_inode *)(uintptr_t)e.ino, -1, g))) {
-		tlk_entry_undo(req, &e);
-		ret = -ENOMEM;
+			ret = pending_entry(
+			    req, dir, name, node,
+			    f->blob ? tlk_blob_pending_fd(f->blob)
+				    : tlk_guarded_pending_fd(f->guard),
+			    &e);
+		counted = ret == 0;
+		if (ret == 0)
+			f->inode = (struct tlk_inode *)(uintptr_t)e.ino;
 	}
 	if (ret < 0) {
-		tlk_guarded_free(g);
+		if (counted)
+			tlk_entry_undo(req, &e);
+		if (f)
+			file_drop(fs, NULL, f);
 		fuse_reply_err(req, -ret);
 		return;
 	}
@@ -246,7 +254,7 @@ void tlk_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	ret =
 	    tlk_tag_create_check(fs, fuse_req_ctx(req)->pid, dir, name, &node);
 	if (ret == TLK_INSPECT) {
-		create_guarded(req, dir, name, &node, mode, fi);
+		create_inspected(req, dir, name, &node, mode, fi);
 		return;
 	}
 	if (ret < 0) {
@@ -291,9 +299,27 @@ void tlk_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = f->fd;
+	buf.buf[0].fd = f->blob ? tlk_blob_pending_fd(f->blob) : f->fd;
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+/* A write into a blob handle's pending file (judged at fsync or close). */
+static ssize_t write_blob(struct tlk_blob *b, struct fuse_bufvec *in, off_t off)
+{
+	size_t size = fuse_buf_size(in);
+	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(size);
+	ssize_t got;
+	char *data = malloc(size ? size : 1);
+
+	if (!data)
+		return -ENOMEM;
+	mem.buf[0].mem = data;
+	got = fuse_buf_copy(&mem, in, 0);
+	if (got >= 0)
+		got = tlk_blob_write(b, data, (size_t)got, off);
+	free(data);
+	return got;
 }
 
 static int write_guarded(fuse_req_t req, struct tlk_guarded *g,
@@ -334,6 +360,14 @@ void tlk_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 			fuse_reply_write(req, written);
 		return;
 	}
+	if (f->blob) {
+		n = write_blob(f->blob, in, off);
+		if (n < 0)
+			fuse_reply_err(req, (int)-n);
+		else
+			fuse_reply_write(req, (size_t)n);
+		return;
+	}
 	if (tlk_file_sealed(req, f)) {
 		fuse_reply_err(req, EPERM);
 		return;
@@ -360,6 +394,11 @@ void tlk_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 						   false, false));
 		return;
 	}
+	if (f->blob) {
+		fuse_reply_err(
+		    req, -tlk_blob_settle(tlk_fs_of(req), f->blob, false));
+		return;
+	}
 	/* close() of a duplicate reports delayed write errors (NFS). */
 	fd = dup(f->fd);
 	fuse_reply_err(req, fd < 0 ? errno : close(fd) < 0 ? errno : 0);
@@ -377,6 +416,11 @@ void tlk_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 							f->guard, false, true));
 		return;
 	}
+	if (f->blob) { /* 2.8 hears the verdict on a new manifest here */
+		fuse_reply_err(req,
+			       -tlk_blob_settle(tlk_fs_of(req), f->blob, true));
+		return;
+	}
 	ret = datasync ? fdatasync(f->fd) : fsync(f->fd);
 	fuse_reply_err(req, ret < 0 ? errno : 0);
 }
@@ -392,6 +436,7 @@ static void file_drop(struct tlk_fs *fs, struct tlk_inode *inode,
 	if (f->fd >= 0)
 		close(f->fd);
 	tlk_guarded_free(f->guard);
+	tlk_blob_free(f->blob);
 	free(f);
 }
 
@@ -421,7 +466,10 @@ static void file_free(fuse_req_t req, fuse_ino_t ino, struct tlk_file *f)
 		close(f->fd);
 	if (f->guard)
 		tlk_guarded_settle(tlk_fs_of(req), f->guard, true, false);
+	if (f->blob)
+		tlk_blob_settle(tlk_fs_of(req), f->blob, false);
 	tlk_guarded_free(f->guard);
+	tlk_blob_free(f->blob);
 	free(f);
 }
 
@@ -437,7 +485,7 @@ void tlk_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	struct tlk_file *f = tlk_file_of(fi);
 
 	(void)ino;
-	if (f->guard || tlk_file_sealed(req, f)) {
+	if (f->guard || f->blob || tlk_file_sealed(req, f)) {
 		fuse_reply_err(req, EPERM);
 		return;
 	}
@@ -460,7 +508,8 @@ void tlk_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
-	res = lseek(f->fd, off, whence);
+	res =
+	    lseek(f->blob ? tlk_blob_pending_fd(f->blob) : f->fd, off, whence);
 	if (res < 0)
 		fuse_reply_err(req, errno);
 	else

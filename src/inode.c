@@ -353,6 +353,7 @@ void tlk_inode_seal(struct tlk_inode_table *t, dev_t dev, ino_t ino, int linkfd,
 		n->next = t->unhashed;
 		t->unhashed = n;
 		atomic_store(&n->sealed, true);
+		atomic_store(&n->raw_sealed, true);
 		pthread_mutex_unlock(&t->unhashed_lock);
 		if (linkfd >= 0)
 			dup3(linkfd, n->fd, O_CLOEXEC);
@@ -372,6 +373,18 @@ void tlk_inode_seal(struct tlk_inode_table *t, dev_t dev, ino_t ino, int linkfd,
 		close(linkfd);
 	free(packed);
 	free(copy);
+}
+
+void tlk_inode_seal_in_place(struct tlk_inode_table *t, dev_t dev, ino_t ino)
+{
+	size_t b = bucket_of(t, dev, ino);
+	struct tlk_inode *n;
+
+	pthread_mutex_lock(stripe_of(t, b));
+	n = find(t, b, dev, ino);
+	if (n)
+		atomic_store(&n->raw_sealed, true);
+	pthread_mutex_unlock(stripe_of(t, b));
 }
 
 unsigned tlk_inode_hidden_writers(struct tlk_inode_table *t, dev_t dev,

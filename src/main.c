@@ -119,7 +119,9 @@ static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 	fs->passthrough = TLK_HAVE_PASSTHROUGH && !o->no_passthrough;
 	for (i = 0; i < TLK_REPO_LOCKS; i++)
 		pthread_mutex_init(&fs->repo_locks[i], NULL);
-	if (tlk_inodes_init(&fs->inodes) < 0)
+	fs->verify_all_blobs = o->verify_all_blobs;
+	if (tlk_inodes_init(&fs->inodes) < 0 ||
+	    tlk_protected_set_new(&fs->protected_set) < 0)
 		return -1;
 	ret = tlk_live_policy_open(o->policy, &fs->policy, &err);
 	if (ret < 0) {
@@ -153,6 +155,7 @@ static void teardown_fs(struct tlk_fs *fs)
 		tlk_audit_close(fs->audit);
 	tlk_live_policy_close(fs->policy);
 	tlk_inodes_destroy(&fs->inodes);
+	tlk_protected_set_free(fs->protected_set);
 	if (fs->root.fd >= 0)
 		close(fs->root.fd);
 }

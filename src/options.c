@@ -23,6 +23,7 @@ static const struct fuse_opt specs[] = {
     {"timeout=%lf", offsetof(struct tlk_options, timeout), 0},
     {"max_threads=%u", offsetof(struct tlk_options, threads), 0},
     {"no_passthrough", offsetof(struct tlk_options, no_passthrough), 1},
+    {"verify_blobs=%s", offsetof(struct tlk_options, verify_blobs), 0},
     {"--check-policy %s", offsetof(struct tlk_options, check_policy), 0},
     {"--check-policy=%s", offsetof(struct tlk_options, check_policy), 0},
     {"--verify-audit %s", offsetof(struct tlk_options, verify_audit), 0},
@@ -111,6 +112,15 @@ int tlk_options_parse(int argc, char *argv[], struct tlk_options *o)
 		fprintf(stderr, "taglockfs: timeout must not be negative\n");
 		return -1;
 	}
+	if (o->verify_blobs && strcmp(o->verify_blobs, "all") != 0 &&
+	    strcmp(o->verify_blobs, "small") != 0) {
+		fprintf(stderr,
+			"taglockfs: verify_blobs=%s: expected small or all\n",
+			o->verify_blobs);
+		return -1;
+	}
+	o->verify_all_blobs =
+	    o->verify_blobs && strcmp(o->verify_blobs, "all") == 0;
 	return 0;
 }
 
@@ -122,6 +132,7 @@ void tlk_options_free(struct tlk_options *o)
 	free(o->mountpoint);
 	free(o->check_policy);
 	free(o->verify_audit);
+	free(o->verify_blobs);
 	fuse_opt_free_args(&o->fuse_args);
 }
 
@@ -144,6 +155,8 @@ void tlk_options_usage(const char *prog)
 	    "    -o max_threads=N     worker threads (default libfuse's)\n"
 	    "    -o no_passthrough    no kernel passthrough, even where "
 	    "available\n"
+	    "    -o verify_blobs=all  hash every blob as it appears (default "
+	    "small: blobs of at most 4 MiB, those that can be manifests)\n"
 	    "    -f                   stay in the foreground, log to stderr\n"
 	    "    -d                   debug output (implies -f)\n"
 	    "    -s                   single-threaded\n",

@@ -14,6 +14,7 @@
 #define TAGLOCKFS_OPTIONS_H
 
 #include <fuse_lowlevel.h>
+#include <stdbool.h>
 
 #define TLK_DEFAULT_POLICY "/etc/taglockfs/policy.yaml"
 
@@ -34,6 +35,8 @@ struct tlk_options {
 	int show_version;
 	int extra_args;		    /* more than two paths given */
 	int no_passthrough;	    /* -o no_passthrough: classic I/O only */
+	char *verify_blobs;	    /* verify_blobs=small|all */
+	bool verify_all_blobs;	    /* verify_blobs=all */
 	struct fuse_args fuse_args; /* what libfuse gets */
 };
 

@@ -85,6 +85,18 @@ static void removal_facts(struct tlk_fs *fs, int dirfd, const char *name,
 	}
 }
 
+/* Rule 9: does a protected tag need the blob data `name` in dirfd? */
+static void blob_removal_facts(struct tlk_fs *fs, int dirfd, const char *name,
+			       struct tlk_facts *f)
+{
+	int ret;
+
+	note_error(f, tlk_facts_type(dirfd, name, &f->type, &f->multi_linked));
+	ret = tlk_protected_blob(fs, f->node.hex);
+	note_error(f, ret);
+	f->in_use = ret > 0;
+}
+
 int tlk_tag_unlink(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
 		   const char *name)
 {
@@ -101,6 +113,8 @@ int tlk_tag_unlink(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
 		pthread_mutex_lock(lock);
 	if (tlk_layout_is_repo_state(f.node.kind))
 		removal_facts(fs, parent->fd, name, &f, &f.tag_protected);
+	else if (f.node.kind == TLK_BLOB_DATA)
+		blob_removal_facts(fs, parent->fd, name, &f);
 	ret = judge(fs, pid, &f);
 	if (ret >= 0)
 		ret = unlinkat(parent->fd, name, 0) < 0 ? -errno : 0;
@@ -176,6 +190,14 @@ int tlk_tag_open_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
 		    &f, tlk_facts_fd_type(inode->fd, &f.type, &f.multi_linked));
 	if (tlk_layout_link_class(f.node.kind) != TLK_LINK_NONE)
 		tlk_facts_policy(fs, &f.node, &f.repo_immutable, NULL, NULL);
+	if (f.node.kind == TLK_BLOB_DATA) {
+		struct stat st;
+		if (fstatat(inode->fd, "", &st,
+			    AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			note_error(&f, -errno);
+		else
+			f.size = (size_t)st.st_size;
+	}
 	*node = f.node;
 	return judge(fs, pid, &f);
 }
@@ -196,7 +218,15 @@ int tlk_tag_truncate(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
 	lock = state_lock(fs, &f.node);
 	if (lock)
 		pthread_mutex_lock(lock);
-	if (tlk_layout_link_class(f.node.kind) == TLK_LINK_NONE) {
+	if (f.node.kind == TLK_BLOB_DATA) {
+		if (fstatat(inode->fd, "", &st,
+			    AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			note_error(&f, -errno);
+		else {
+			f.current_size = (size_t)st.st_size;
+			f.multi_linked = st.st_nlink > 1;
+		}
+	} else if (tlk_layout_link_class(f.node.kind) == TLK_LINK_NONE) {
 		if (f.node.in_tree)
 			note_error(&f, tlk_facts_fd_type(inode->fd, &f.type,
 							 &f.multi_linked));
@@ -301,6 +331,9 @@ static int publish_locked(struct tlk_fs *fs, pid_t pid, int dirfd,
 	 * this node or another, may have got there first). */
 	v = tlk_decide(&f);
 	tlk_report(fs, pid, &f, v);
+	if (v.kind != TLK_REFUSE && f.tag_protected &&
+	    tlk_layout_link_class(node->kind) == TLK_LINK_TAG)
+		tlk_protected_set_stale(fs); /* a tag now needs its blobs */
 	return v.kind == TLK_REFUSE ? -tlk_verdict_errno(v) : 0;
 }
 
@@ -390,10 +423,13 @@ static void rename_facts(struct tlk_fs *fs, struct tlk_inode *parent,
 				     &f->dst_multi_linked));
 	tlk_facts_policy(fs, &f->dst, &f->dst_repo_immutable, &f->tag_protected,
 			 NULL);
-	if (tlk_layout_link_class(f->dst.kind) != TLK_LINK_NONE)
+	if (tlk_layout_link_class(f->dst.kind) != TLK_LINK_NONE ||
+	    f->dst.kind == TLK_BLOB_DATA)
 		f->held_hidden = hidden_writers(fs, parent->fd, name);
 	if (tlk_layout_is_repo_state(f->node.kind))
 		removal_facts(fs, parent->fd, name, f, &f->src_tag_protected);
+	else if (f->node.kind == TLK_BLOB_DATA)
+		blob_removal_facts(fs, parent->fd, name, f);
 	else
 		note_error(f, tlk_facts_type(parent->fd, name, &f->type,
 					     &f->multi_linked));
@@ -418,7 +454,13 @@ int tlk_tag_rename(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
 	tlk_repo_lock_two(la, lb);
 	rename_facts(fs, parent, name, newparent, newname, &f);
 	ret = judge(fs, pid, &f);
-	if (ret == TLK_INSPECT) {
+	if (ret == TLK_INSPECT && f.dst.kind == TLK_BLOB_DATA) {
+		ret = tlk_blob_rename(fs, pid, parent->fd, name, newparent->fd,
+				      &f.dst);
+		if (ret > 0)
+			tlk_where_moved(fs, newparent, newname);
+		ret = ret < 0 ? ret : 0;
+	} else if (ret == TLK_INSPECT) {
 		ret = publish_copy(fs, pid, parent, name, newparent, &f.dst,
 				   flags);
 	} else if (ret >= 0) {

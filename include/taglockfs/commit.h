@@ -71,4 +71,9 @@ int tlk_link_commit(int dirfd, struct tlk_pending_link *pending,
 int tlk_link_replace(int dirfd, struct tlk_pending_link *pending,
 		     const char *content, size_t len, bool sync);
 
+/* Give the pending file (already written) the name `name` in dirfd
+ * unless the name exists (-EEXIST): blob data. */
+int tlk_pending_link_as(int dirfd, struct tlk_pending_link *pending,
+			const char *name);
+
 #endif

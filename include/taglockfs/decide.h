@@ -34,6 +34,8 @@ enum tlk_op {
 	TLK_OP_HARDLINK,     /* link(2) of `node` as `dst` */
 	TLK_OP_RENAME,	     /* rename `node` to `dst` */
 	TLK_OP_FOLLOW,	     /* readlink of the symlink `node` */
+	TLK_OP_PUBLISH_BLOB, /* make content (`size` bytes, `digest_check`)
+				blobs/sha256/<xx>/<hex>/data */
 	TLK_OP_WRITE_RAW,    /* write, truncate or fallocate through a raw
 				handle whose file is `sealed` (asked only
 				then: an unsealed raw handle is ALLOW) */
@@ -66,6 +68,16 @@ struct tlk_facts {
 				    copy */
 	bool held_hidden;	 /* RENAME: the source has write handles whose
 				    writes bypass the daemon (kernel passthrough) */
+
+	/* Blob data (docs/design.md, rule 9). */
+	size_t size;	  /* OPEN_WRITE: the blob's size; PUBLISH_BLOB: the
+			     new content's */
+	bool has_content; /* PUBLISH_BLOB: the blob exists, not empty */
+	enum tlk_digest_check {
+		TLK_DIGEST_UNCHECKED = 0, /* not hashed (a large blob) */
+		TLK_DIGEST_MATCH,	  /* SHA-256 of the content is <hex> */
+		TLK_DIGEST_MISMATCH,
+	} digest_check;
 
 	/* Policy in force for `node` (RENAME, HARDLINK: also `dst`). */
 	bool repo_immutable;
@@ -114,12 +126,15 @@ enum tlk_reason {
 	TLK_R_MOVE,		 /* rename of protected state or a directory */
 	TLK_R_SHAPE,		 /* a shape the registry never makes */
 	TLK_R_ALIAS,		 /* reached through a hard or symbolic link */
-	TLK_R_WRONG_DIGEST, /* a path-determined link with another digest */
-	TLK_R_UNDECIDABLE,  /* the facts could not be established */
-	TLK_R_SEALED,	    /* a descriptor of a file now published as a
-			       link elsewhere */
-	TLK_R_HELD,	    /* held open for writing where the daemon
-			       cannot see the writes */
+	TLK_R_WRONG_DIGEST,    /* a path-determined link with another digest */
+	TLK_R_UNDECIDABLE,     /* the facts could not be established */
+	TLK_R_SEALED,	       /* a descriptor of a file now published as a
+				  link elsewhere */
+	TLK_R_HELD,	       /* held open for writing where the daemon
+				  cannot see the writes */
+	TLK_R_WRITE_ONCE,      /* an existing blob never changes */
+	TLK_R_DIGEST_MISMATCH, /* the bytes are not the blob's digest */
+	TLK_R_BLOB_IN_USE,     /* a protected tag needs the blob */
 	TLK_R_COUNT
 };
 
@@ -128,6 +143,11 @@ struct tlk_verdict {
 	enum tlk_reason reason;
 	int error; /* REFUSE: the errno to answer */
 };
+
+/* distribution reads a manifest with a 4 MiB limit: a blob that can be
+ * served as a manifest is at most this large, and is hashed when it
+ * appears. */
+#define TLK_SMALL_BLOB (4u << 20)
 
 struct tlk_verdict tlk_decide(const struct tlk_facts *facts);
 
