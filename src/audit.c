@@ -34,6 +34,7 @@
  * a reader sees). Keys this version does not know are tolerated.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -501,11 +502,17 @@ static int write_line(struct tlk_audit *audit, const char *line, size_t len)
 /* Chain `obj` after the last record and write it. Caller holds the lock. */
 static int chain_and_write(struct tlk_audit *audit, json_t *obj)
 {
-	json_int_t seq = audit->last_seq + 1;
+	json_int_t seq;
 	char hash[HASH_HEX_LEN + 1];
 	size_t len = 0;
 	char *line = NULL;
 	int ret;
+
+	/* A chain that reached the largest sequence number can take no
+	 * more records (found by fuzzing: a crafted last record). */
+	if (audit->last_seq >= (json_int_t)LLONG_MAX)
+		return -EOVERFLOW;
+	seq = audit->last_seq + 1;
 
 	if (json_object_set_new(obj, "seq", json_integer(seq)) < 0 ||
 	    json_object_set_new(obj, "prev", json_string(audit->last_hash)) < 0)

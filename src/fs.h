@@ -325,6 +325,10 @@ int tlk_protected_blob(struct tlk_fs *fs, const char *hex);
 /* Something protected changed (a publish, a policy reload): recompute
  * before the next answer. */
 void tlk_protected_set_stale(struct tlk_fs *fs);
+/* Is <hex> a manifest of repository `repo` that a protected tag of it
+ * needs (its own, or a child of its index)? 1, 0 or -errno. */
+int tlk_protected_manifest(struct tlk_fs *fs, const char *repo,
+			   const char *hex);
 int tlk_protected_set_new(struct tlk_protected_set **out);
 void tlk_protected_set_free(struct tlk_protected_set *set);
 

@@ -36,6 +36,10 @@ struct tlk_protected_set {
 	pthread_mutex_t lock; /* protects everything below; taken alone */
 	char (*hex)[TLK_HEX_LEN + 1]; /* sorted when valid */
 	size_t count, cap;
+	/* The manifests (a protected tag's, an index's children) as
+	 * "<repo>@<hex>": their revision links are needed too. */
+	char **manifests; /* sorted when valid, owned */
+	size_t nmanifests, capmanifests;
 	bool valid;
 	long long computed_ms;
 	const void *policy; /* the policy it was computed under */
@@ -45,6 +49,7 @@ struct tlk_protected_set {
 struct walk {
 	struct tlk_fs *fs;
 	struct tlk_protected_set *set;
+	const char *repo; /* of the tags being walked */
 	int v2fd; /* docker/registry/v2 (or the root of a mount at v2) */
 };
 
@@ -65,13 +70,43 @@ int tlk_protected_set_new(struct tlk_protected_set **out)
 	return 0;
 }
 
+static void drop_manifests(struct tlk_protected_set *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->nmanifests; i++)
+		free(set->manifests[i]);
+	set->nmanifests = 0;
+}
+
 void tlk_protected_set_free(struct tlk_protected_set *set)
 {
 	if (!set)
 		return;
 	pthread_mutex_destroy(&set->lock);
+	drop_manifests(set);
+	free(set->manifests);
 	free(set->hex);
 	free(set);
+}
+
+static int add_manifest_key(struct tlk_protected_set *set, const char *repo,
+			    const char *hex)
+{
+	char *key;
+
+	if (set->nmanifests == set->capmanifests) {
+		size_t cap = set->capmanifests ? 2 * set->capmanifests : 64;
+		void *p = realloc(set->manifests, cap * sizeof(char *));
+		if (!p)
+			return -ENOMEM;
+		set->manifests = p;
+		set->capmanifests = cap;
+	}
+	if (asprintf(&key, "%s@%s", repo, hex) < 0)
+		return -ENOMEM;
+	set->manifests[set->nmanifests++] = key;
+	return 0;
 }
 
 void tlk_protected_set_stale(struct tlk_fs *fs)
@@ -138,6 +173,9 @@ static int add_manifest(struct walk *w, const char *hex, int depth)
 	char *buf = NULL;
 	size_t len = 0, i;
 	int ret = add(w->set, hex);
+
+	if (ret == 0)
+		ret = add_manifest_key(w->set, w->repo, hex);
 
 	if (ret < 0)
 		return ret;
@@ -259,6 +297,7 @@ static int walk_repos(struct walk *w, int dfd, const struct tlk_node *node,
 			ret = -errno;
 			break;
 		}
+		w->repo = child.repo;
 		ret = child.kind == TLK_MANIFESTS
 			  ? walk_tags(w, cfd, &child)
 			  : walk_repos(w, cfd, &child, depth + 1);
@@ -275,6 +314,11 @@ static int cmp_hex(const void *a, const void *b)
 	return memcmp(a, b, TLK_HEX_LEN);
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* Recompute the set (set->lock held). */
 static int compute(struct tlk_fs *fs, struct tlk_protected_set *set)
 {
@@ -283,6 +327,7 @@ static int compute(struct tlk_fs *fs, struct tlk_protected_set *set)
 	int reposfd, ret;
 
 	set->count = 0;
+	drop_manifests(set);
 	w.v2fd = openat(fs->root.fd, "docker/registry/v2",
 			O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (w.v2fd < 0 && errno == ENOENT) /* a mount at v2 */
@@ -301,6 +346,29 @@ static int compute(struct tlk_fs *fs, struct tlk_protected_set *set)
 	close(w.v2fd);
 	if (ret == 0 && set->count)
 		qsort(set->hex, set->count, sizeof(*set->hex), cmp_hex);
+	if (ret == 0 && set->nmanifests)
+		qsort(set->manifests, set->nmanifests, sizeof(char *), cmp_key);
+	return ret;
+}
+
+/* Bring the set up to date (set->lock held). 0 or -errno. */
+static int fresh(struct tlk_fs *fs, struct tlk_protected_set *set,
+		 const void *policy)
+{
+	long long now = now_ms();
+	int ret = 0;
+
+	if (!set->valid || set->policy != policy ||
+	    now - set->computed_ms > TLK_SET_TTL_MS) {
+		ret = compute(fs, set);
+		set->valid = ret == 0;
+		set->policy = policy;
+		set->computed_ms = now;
+		if (ret < 0)
+			tlk_err("cannot establish which blobs protected tags "
+				"need (%s): their deletes are refused",
+				strerror(-ret));
+	}
 	return ret;
 }
 
@@ -308,26 +376,36 @@ int tlk_protected_blob(struct tlk_fs *fs, const char *hex)
 {
 	struct tlk_protected_set *set = fs->protected_set;
 	struct tlk_policy_hold hold;
-	long long now = now_ms();
-	int ret = 0;
+	int ret;
 
 	tlk_live_policy_acquire(fs->policy, &hold);
 	pthread_mutex_lock(&set->lock);
-	if (!set->valid || set->policy != hold.policy ||
-	    now - set->computed_ms > TLK_SET_TTL_MS) {
-		ret = compute(fs, set);
-		set->valid = ret == 0;
-		set->policy = hold.policy;
-		set->computed_ms = now;
-		if (ret < 0)
-			tlk_err("cannot establish which blobs protected tags "
-				"need (%s): blob deletes are refused",
-				strerror(-ret));
-	}
+	ret = fresh(fs, set, hold.policy);
 	if (ret == 0)
 		ret = bsearch(hex, set->hex, set->count, sizeof(*set->hex),
 			      cmp_hex) != NULL;
 	pthread_mutex_unlock(&set->lock);
 	tlk_live_policy_release(&hold);
+	return ret;
+}
+
+int tlk_protected_manifest(struct tlk_fs *fs, const char *repo, const char *hex)
+{
+	struct tlk_protected_set *set = fs->protected_set;
+	struct tlk_policy_hold hold;
+	char *key;
+	int ret;
+
+	if (asprintf(&key, "%s@%s", repo, hex) < 0)
+		return -ENOMEM;
+	tlk_live_policy_acquire(fs->policy, &hold);
+	pthread_mutex_lock(&set->lock);
+	ret = fresh(fs, set, hold.policy);
+	if (ret == 0)
+		ret = bsearch(&key, set->manifests, set->nmanifests,
+			      sizeof(char *), cmp_key) != NULL;
+	pthread_mutex_unlock(&set->lock);
+	tlk_live_policy_release(&hold);
+	free(key);
 	return ret;
 }

@@ -76,7 +76,13 @@ static void removal_facts(struct tlk_fs *fs, int dirfd, const char *name,
 							    &f->tag_current));
 		break;
 	case TLK_REV_LINK:
+		/* Pointed to by a protected tag of this repository, or a
+		 * child of a protected index (rule 9): the registry needs the
+		 * revision link to serve it. */
 		ret = tlk_scan_revision_in_use(fs, dirfd, &f->node);
+		if (ret == 0 && f->protect_delete)
+			ret = tlk_protected_manifest(fs, f->node.repo,
+						     f->node.hex);
 		note_error(f, ret);
 		f->in_use = ret > 0;
 		break;
