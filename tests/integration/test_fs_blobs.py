@@ -692,15 +692,12 @@ def test_large_blob_mismatch_refused_with_verify_blobs_all(tlk, how):
     path; with the right bytes it appears."""
     m = tlk.mount(options=('verify_blobs=all',))
     wrong = pattern('large-wrong', SMALL + 1)
-    right = pattern('large-right', SMALL + 1)
-    h = sha(right)
+    h = sha(b'some other layer')
     p, bp = blob(m.root, h), blob(m.broot, h)
     if how == '28':
         before = snapshot(m.backing)
         refused(write_link_28, p, wrong)
         assert_same(before, m.backing, new_dirs=True)
-        assert not os.path.lexists(bp)
-        write_link_28(p, right)
     else:
         src = upload(m.root)
         write_upload(src, wrong, chunk=1 << 20)
@@ -708,11 +705,51 @@ def test_large_blob_mismatch_refused_with_verify_blobs_all(tlk, how):
         before = snapshot(m.backing)
         expect_errno(errno.EPERM, os.rename, src, p)
         assert_same(before, m.backing)
-        assert not os.path.lexists(bp)
+        assert read(src) == wrong
+    assert not os.path.lexists(bp)
+    # A large blob with the bytes of its name still appears (another
+    # blob: the refused path itself is test_refused_blob_not_visible...).
+    right = pattern('large-right', SMALL + 1)
+    p2, bp2 = blob(m.root, sha(right)), blob(m.broot, sha(right))
+    if how == '28':
+        write_link_28(p2, right)
+    else:
         src2 = upload(m.root)
         write_upload(src2, right, chunk=1 << 20)
-        os.rename(src2, p)
+        rename_onto(src2, p2)
+    assert read(bp2) == right
+    assert read(p2) == right
+
+
+@pytest.mark.parametrize('size', ['small', 'large_verify_all'])
+def test_refused_blob_not_visible_through_mount(tlk, size):
+    """Rule 2, through the mount: once the 2.8 sequence with wrong bytes
+    has been refused (and closed), the path does not resolve to the
+    refused bytes for anyone reading through the mount, and the right
+    bytes can be written there at once (a client retrying its PUT)."""
+    if size == 'small':
+        m = tlk.mount()
+        right, wrong = b'{"retry": "right"}\n', b'{"retry": "wrong"}\n'
+    else:
+        m = tlk.mount(options=('verify_blobs=all',))
+        right = pattern('retry-right', SMALL + 1)
+        wrong = pattern('retry-wrong', SMALL + 1)
+    h = sha(right)
+    p, bp = blob(m.root, h), blob(m.broot, h)
+    refused(write_link_28, p, wrong)
+    assert not os.path.lexists(bp)
+    try:
+        with open(p, 'rb') as f:
+            got = f.read()
+    except FileNotFoundError:
+        got = None
+    assert got is None, ('the refused %d bytes are served at the blob path '
+                         'through the mount (wrong bytes: %s)'
+                         % (len(got), got == wrong))
+    expect_errno(errno.ENOENT, os.stat, p)
+    write_link_28(p, right)
     assert read(bp) == right
+    assert read(p) == right
 
 
 # ------------------------------------------------------------ rule 3
