@@ -743,9 +743,10 @@ def test_refused_blob_not_visible_through_mount(tlk, size):
             got = f.read()
     except FileNotFoundError:
         got = None
-    assert got is None, ('the refused %d bytes are served at the blob path '
-                         'through the mount (wrong bytes: %s)'
-                         % (len(got), got == wrong))
+    if got is not None:
+        raise AssertionError('after the refusal, %d bytes (the refused '
+                             'ones: %s) are served at the blob path through '
+                             'the mount' % (len(got), got == wrong))
     expect_errno(errno.ENOENT, os.stat, p)
     write_link_28(p, right)
     assert read(bp) == right
