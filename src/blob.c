@@ -31,6 +31,9 @@ struct tlk_blob {
 	struct tlk_pending_link pending; /* the handle's bytes, owned */
 	struct tlk_node node;		 /* the blob data position */
 	pid_t opener;
+	int target; /* O_RDONLY of the blob that existed at open
+		       (with content), -1 otherwise; owned */
+	size_t target_size;
 	bool dirty;	/* written or truncated since the last verdict */
 	bool published; /* pending is the blob now: never written again */
 	bool failed;	/* refused: stays refused */
@@ -103,6 +106,8 @@ void tlk_blob_free(struct tlk_blob *b)
 		return;
 	if (b->pending.fd >= 0)
 		tlk_pending_discard(b->dirfd, &b->pending);
+	if (b->target >= 0)
+		close(b->target);
 	if (b->dirfd >= 0)
 		close(b->dirfd);
 	pthread_mutex_destroy(&b->lock);
@@ -127,6 +132,7 @@ int tlk_blob_open(const struct tlk_node *node, int dirfd, int blobfd, int flags,
 	pthread_mutex_init(&b->lock, NULL);
 	b->dirfd = dirfd;
 	b->pending.fd = -1;
+	b->target = -1;
 	b->node = *node;
 	b->opener = pid;
 	b->dirty = blobfd < 0 || (flags & O_TRUNC);
@@ -141,10 +147,17 @@ int tlk_blob_open(const struct tlk_node *node, int dirfd, int blobfd, int flags,
 	if (ret == 0 && geteuid() == 0 && (own.uid || own.gid) &&
 	    fchown(b->pending.fd, own.uid, own.gid) < 0)
 		ret = -errno;
-	if (ret == 0 && blobfd >= 0 && !(flags & O_TRUNC)) {
+	if (ret == 0 && blobfd >= 0) {
 		tlk_proc_fd_path(blobfd, proc, sizeof(proc));
 		src = open(proc, O_RDONLY | O_CLOEXEC);
-		ret = src < 0 ? -errno : copy_in(src, b->pending.fd);
+		ret = src < 0 ? -errno : 0;
+		if (ret == 0 && !(flags & O_TRUNC))
+			ret = copy_in(src, b->pending.fd);
+		if (ret == 0 && st.st_size > 0) {
+			b->target = src; /* writes are held against it */
+			b->target_size = (size_t)st.st_size;
+			src = -1;
+		}
 		if (src >= 0)
 			close(src);
 	}
@@ -180,12 +193,50 @@ static int writable(struct tlk_blob *b)
 	return b->failed || b->published ? -EPERM : 0;
 }
 
-ssize_t tlk_blob_write(struct tlk_blob *b, const void *buf, size_t n, off_t off)
+/* Rule 9: onto an existing blob, a write must repeat its bytes where it
+ * lands (an identical rewrite); anything else is refused at the write,
+ * not later. b->lock held. */
+static int held_against_target(struct tlk_fs *fs, struct tlk_blob *b,
+			       const void *buf, size_t n, off_t off)
+{
+	struct tlk_facts f = {.op = TLK_OP_PUBLISH_BLOB, .node = b->node};
+	struct tlk_verdict v;
+	char *have;
+	ssize_t got;
+
+	if (b->target < 0 || n == 0)
+		return 0;
+	f.has_content = true;
+	f.size = b->target_size;
+	f.digest_check = TLK_DIGEST_MISMATCH;
+	if (off >= 0 && (size_t)off + n <= b->target_size) {
+		have = malloc(n);
+		if (!have)
+			return -ENOMEM;
+		got = pread(b->target, have, n, off);
+		if (got < 0)
+			f.error = errno;
+		else if ((size_t)got == n && memcmp(have, buf, n) == 0)
+			f.digest_check = TLK_DIGEST_MATCH;
+		free(have);
+	}
+	v = tlk_decide(&f);
+	if (v.kind != TLK_REFUSE)
+		return 0;
+	tlk_report(fs, b->opener, &f, v);
+	b->failed = true;
+	return -tlk_verdict_errno(v);
+}
+
+ssize_t tlk_blob_write(struct tlk_fs *fs, struct tlk_blob *b, const void *buf,
+		       size_t n, off_t off)
 {
 	ssize_t got;
 
 	pthread_mutex_lock(&b->lock);
 	got = writable(b);
+	if (got == 0)
+		got = held_against_target(fs, b, buf, n, off);
 	if (got == 0) {
 		got = pwrite(b->pending.fd, buf, n, off);
 		if (got < 0)

@@ -331,6 +331,10 @@ static struct tlk_verdict decide_removal(const struct tlk_facts *f,
 			return refuse(moving ? TLK_R_MOVE
 					     : TLK_R_REVISION_IN_USE);
 		break;
+	case TLK_LAYER_LINK: /* rule 9 */
+		if (f->in_use)
+			return refuse(moving ? TLK_R_MOVE : TLK_R_BLOB_IN_USE);
+		break;
 	case TLK_BLOB_DATA: /* rule 9: `in_use` counts protect_delete */
 		if (f->in_use)
 			return refuse(moving ? TLK_R_MOVE : TLK_R_BLOB_IN_USE);

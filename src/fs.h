@@ -301,8 +301,8 @@ int tlk_blob_open(const struct tlk_node *node, int dirfd, int blobfd, int flags,
 		  struct tlk_blob **out);
 int tlk_blob_pending_fd(struct tlk_blob *b);
 ssize_t tlk_blob_read(struct tlk_blob *b, void *buf, size_t n, off_t off);
-ssize_t tlk_blob_write(struct tlk_blob *b, const void *buf, size_t n,
-		       off_t off);
+ssize_t tlk_blob_write(struct tlk_fs *fs, struct tlk_blob *b, const void *buf,
+		       size_t n, off_t off);
 int tlk_blob_truncate(struct tlk_blob *b, off_t size);
 int tlk_blob_settle(struct tlk_fs *fs, struct tlk_blob *b, bool sync);
 void tlk_blob_free(struct tlk_blob *b);
@@ -325,10 +325,10 @@ int tlk_protected_blob(struct tlk_fs *fs, const char *hex);
 /* Something protected changed (a publish, a policy reload): recompute
  * before the next answer. */
 void tlk_protected_set_stale(struct tlk_fs *fs);
-/* Is <hex> a manifest of repository `repo` that a protected tag of it
- * needs (its own, or a child of its index)? 1, 0 or -errno. */
-int tlk_protected_manifest(struct tlk_fs *fs, const char *repo,
-			   const char *hex);
+/* Does a protected tag of repository `repo` need <hex> there (its
+ * manifest, an index's child, a config or layer: so their revision and
+ * layer links)? 1, 0 or -errno. */
+int tlk_protected_in_repo(struct tlk_fs *fs, const char *repo, const char *hex);
 int tlk_protected_set_new(struct tlk_protected_set **out);
 void tlk_protected_set_free(struct tlk_protected_set *set);
 

@@ -66,14 +66,24 @@ bool tlk_file_sealed(fuse_req_t req, const struct tlk_file *f)
  * opens for blob data; kernel passthrough, where the build and the kernel
  * have it, for every other regular file. */
 static void choose_io(fuse_req_t req, struct tlk_inode *inode,
-		      struct tlk_file *f, enum tlk_kind kind,
+		      struct tlk_file *f, const struct tlk_node *node,
 		      struct fuse_file_info *fi)
 {
+	enum tlk_kind kind = node->kind;
+	bool writes = (fi->flags & O_ACCMODE) != O_RDONLY;
+
 	fi->direct_io =
 	    f->guard || f->blob || tlk_layout_is_inspected_file(kind);
 	fi->keep_cache = 0;
 	if (!fi->direct_io && f->fd >= 0 && S_ISREG(inode->type))
 		f->passthrough = tlk_passthrough_attach(req, inode, f->fd, fi);
+	/* A writer in the tree keeps no pages in the kernel's cache: a file
+	 * it writes may become a blob or a link (and be sealed), and a dirty
+	 * page whose write-back is refused would still be served to
+	 * readers. (Passthrough writers write the backing file itself; they
+	 * keep a file from becoming a blob or link at all: rule 6.) */
+	if (!f->passthrough && writes && node->in_tree)
+		fi->direct_io = 1;
 	if (f->passthrough && (fi->flags & O_ACCMODE) != O_RDONLY) {
 		atomic_fetch_add(&inode->hidden_writers, 1);
 		f->hidden_writer = true;
@@ -146,7 +156,7 @@ void tlk_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uintptr_t)f;
-	choose_io(req, inode, f, node.kind, fi);
+	choose_io(req, inode, f, &node, fi);
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		file_drop(fs, inode, f); /* interrupted: undo, req is gone */
 }
@@ -182,8 +192,11 @@ static int pending_entry(fuse_req_t req, struct tlk_inode *dir,
 		return -ENOMEM;
 	e->ino = (uintptr_t)n;
 	tlk_entry_timeouts(fs, name, e);
-	/* Unnamed until published: its link count is about to change. */
+	/* Unnamed until published: its link count is about to change, and
+	 * if a verdict never publishes it (or another file takes the name),
+	 * the next lookup must not find it. */
 	e->attr_timeout = 0;
+	e->entry_timeout = 0;
 	return 0;
 }
 
@@ -279,7 +292,7 @@ void tlk_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	fi->fh = (uintptr_t)f;
-	choose_io(req, (struct tlk_inode *)(uintptr_t)e.ino, f, node.kind, fi);
+	choose_io(req, (struct tlk_inode *)(uintptr_t)e.ino, f, &node, fi);
 	reply_create(req, &e, fi);
 }
 
@@ -305,7 +318,8 @@ void tlk_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 /* A write into a blob handle's pending file (judged at fsync or close). */
-static ssize_t write_blob(struct tlk_blob *b, struct fuse_bufvec *in, off_t off)
+static ssize_t write_blob(struct tlk_fs *fs, struct tlk_blob *b,
+			  struct fuse_bufvec *in, off_t off)
 {
 	size_t size = fuse_buf_size(in);
 	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(size);
@@ -317,7 +331,7 @@ static ssize_t write_blob(struct tlk_blob *b, struct fuse_bufvec *in, off_t off)
 	mem.buf[0].mem = data;
 	got = fuse_buf_copy(&mem, in, 0);
 	if (got >= 0)
-		got = tlk_blob_write(b, data, (size_t)got, off);
+		got = tlk_blob_write(fs, b, data, (size_t)got, off);
 	free(data);
 	return got;
 }
@@ -361,7 +375,7 @@ void tlk_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		return;
 	}
 	if (f->blob) {
-		n = write_blob(f->blob, in, off);
+		n = write_blob(tlk_fs_of(req), f->blob, in, off);
 		if (n < 0)
 			fuse_reply_err(req, (int)-n);
 		else

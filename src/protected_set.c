@@ -36,8 +36,9 @@ struct tlk_protected_set {
 	pthread_mutex_t lock; /* protects everything below; taken alone */
 	char (*hex)[TLK_HEX_LEN + 1]; /* sorted when valid */
 	size_t count, cap;
-	/* The manifests (a protected tag's, an index's children) as
-	 * "<repo>@<hex>": their revision links are needed too. */
+	/* Everything above per repository, as "<repo>@<hex>": the
+	 * revision links of its manifests and the layer links of its other
+	 * blobs are needed too, for the registry to serve them there. */
 	char **manifests; /* sorted when valid, owned */
 	size_t nmanifests, capmanifests;
 	bool valid;
@@ -196,6 +197,9 @@ static int add_manifest(struct walk *w, const char *hex, int depth)
 			ret = add_manifest(w, refs.refs[i].hex, depth + 1);
 		else
 			ret = add(w->set, refs.refs[i].hex);
+		if (ret == 0 && !refs.refs[i].is_manifest)
+			ret =
+			    add_manifest_key(w->set, w->repo, refs.refs[i].hex);
 	}
 	tlk_manifest_refs_free(&refs);
 	return ret;
@@ -389,7 +393,7 @@ int tlk_protected_blob(struct tlk_fs *fs, const char *hex)
 	return ret;
 }
 
-int tlk_protected_manifest(struct tlk_fs *fs, const char *repo, const char *hex)
+int tlk_protected_in_repo(struct tlk_fs *fs, const char *repo, const char *hex)
 {
 	struct tlk_protected_set *set = fs->protected_set;
 	struct tlk_policy_hold hold;

@@ -79,11 +79,13 @@ void tlk_report(struct tlk_fs *fs, pid_t pid, const struct tlk_facts *f,
 	comm_of(pid, comm, sizeof(comm));
 	if (refused) {
 		atomic_fetch_add(&fs->refused, 1);
-		tlk_warn("refused %s of %s:%s (%s, current %s, attempted %s) "
-			 "by pid %d (%s): %s%s%s",
-			 tlk_op_name(f->op), node->repo[0] ? node->repo : "-",
-			 node->tag[0] ? node->tag : "-",
-			 tlk_layout_kind_name(node->kind),
+		tlk_warn("refused %s of %s%s%s%s%s (%s, current %s, attempted "
+			 "%s) by pid %d (%s): %s%s%s",
+			 tlk_op_name(f->op), node->repo[0] ? node->repo : "",
+			 node->tag[0] ? ":" : "", node->tag,
+			 node->hex[0] ? (node->repo[0] ? " sha256:" : "sha256:")
+				      : "",
+			 node->hex, tlk_layout_kind_name(node->kind),
 			 tlk_link_show(&before), tlk_link_show(&after),
 			 (int)pid, comm, tlk_reason_text(v.reason),
 			 f->error ? " " : "",

@@ -81,8 +81,16 @@ static void removal_facts(struct tlk_fs *fs, int dirfd, const char *name,
 		 * revision link to serve it. */
 		ret = tlk_scan_revision_in_use(fs, dirfd, &f->node);
 		if (ret == 0 && f->protect_delete)
-			ret = tlk_protected_manifest(fs, f->node.repo,
-						     f->node.hex);
+			ret = tlk_protected_in_repo(fs, f->node.repo,
+						    f->node.hex);
+		note_error(f, ret);
+		f->in_use = ret > 0;
+		break;
+	case TLK_LAYER_LINK: /* rule 9: the registry serves a blob of a
+				repository only through its layer link */
+		ret = f->protect_delete
+			  ? tlk_protected_in_repo(fs, f->node.repo, f->node.hex)
+			  : 0;
 		note_error(f, ret);
 		f->in_use = ret > 0;
 		break;
