@@ -5,6 +5,7 @@
  * -errno and never guesses: an error goes into facts.error, and tlk_decide
  * refuses (docs/design.md, rule 5).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -65,6 +66,30 @@ int tlk_facts_fd_type(int fd, enum tlk_ftype *type, bool *multi_linked)
 	*type = ftype_of(st.st_mode);
 	*multi_linked = !S_ISDIR(st.st_mode) && st.st_nlink > 1;
 	return 0;
+}
+
+int tlk_dir_open(int dirfd, const char *path, DIR **out)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	int err;
+
+	*out = fd < 0 ? NULL : fdopendir(fd);
+	if (*out)
+		return 0;
+	err = -errno;
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+int tlk_dir_next(DIR *d, struct dirent **de)
+{
+	errno = 0;
+	*de = readdir(d);
+	if (*de)
+		return 1;
+	return errno ? -errno : 0;
 }
 
 int tlk_facts_tag_current(int dirfd, enum tlk_kind kind, struct tlk_link *out)

@@ -10,6 +10,7 @@
 #ifndef TAGLOCKFS_FS_H
 #define TAGLOCKFS_FS_H
 
+#include <dirent.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
 #include <pthread.h>
@@ -234,6 +235,10 @@ int tlk_facts_fd_type(int fd, enum tlk_ftype *type, bool *multi_linked);
 /* current/link of the tag that `dirfd` (a directory of `kind` inside one
  * tag) belongs to; ABSENT when there is none. */
 int tlk_facts_tag_current(int dirfd, enum tlk_kind kind, struct tlk_link *out);
+/* A directory to read (`path` relative to dirfd), and its next entry: 1,
+ * 0 at the end, or -errno (never an end by mistake: rule 5). */
+int tlk_dir_open(int dirfd, const char *path, DIR **out);
+int tlk_dir_next(DIR *d, struct dirent **de);
 /* scan.c: does a protected tag of the repository point to the revision
  * whose digest directory is `revdir` (`rev` its node)? 1, 0 or -errno:
  * any error while looking is an error, never a "no". */

@@ -213,24 +213,14 @@ static int walk_tags(struct walk *w, int tagsfd, const struct tlk_node *repo)
 	struct tlk_link cur;
 	struct dirent *de;
 	bool prot;
-	int fd, ret = 0;
+	int ret;
 	DIR *d;
 
 	tags.kind = TLK_TAGS;
-	fd = openat(tagsfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		ret = -errno;
-		if (fd >= 0)
-			close(fd);
+	ret = tlk_dir_open(tagsfd, ".", &d);
+	if (ret < 0)
 		return ret;
-	}
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			ret = errno ? -errno : 0;
-			break;
-		}
+	while ((ret = tlk_dir_next(d, &de)) > 0) {
 		tlk_layout_child(&tags, de->d_name, &tag);
 		if (tag.kind != TLK_TAG_DIR)
 			continue;
@@ -259,25 +249,15 @@ static int walk_repos(struct walk *w, int dfd, const struct tlk_node *node,
 	struct tlk_node child;
 	struct dirent *de;
 	bool pdel;
-	int fd, cfd, ret = 0;
+	int cfd, ret;
 	DIR *d;
 
 	if (depth > 64)
 		return -ELOOP;
-	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		ret = -errno;
-		if (fd >= 0)
-			close(fd);
+	ret = tlk_dir_open(dfd, ".", &d);
+	if (ret < 0)
 		return ret;
-	}
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			ret = errno ? -errno : 0;
-			break;
-		}
+	while ((ret = tlk_dir_next(d, &de)) > 0) {
 		tlk_layout_child(node, de->d_name, &child);
 		if (child.kind == TLK_MANIFESTS) {
 			tlk_facts_policy(w->fs, &child, NULL, NULL, &pdel);

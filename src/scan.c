@@ -51,30 +51,17 @@ int tlk_scan_revision_in_use(struct tlk_fs *fs, int revdir,
 	char digest[TLK_LINK_LEN + 1];
 	struct tlk_link want;
 	struct dirent *de;
-	int fd, ret = 0;
+	int ret;
 	DIR *d;
 
 	snprintf(digest, sizeof(digest), "sha256:%s", rev->hex);
 	tlk_link_parse(digest, TLK_LINK_LEN, &want);
 	tags.kind = TLK_TAGS;
 	tags.tag[0] = '\0';
-	fd =
-	    openat(revdir, up, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			ret = errno ? -errno : 0;
-			break;
-		}
+	ret = tlk_dir_open(revdir, up, &d);
+	if (ret < 0)
+		return ret == -ENOENT ? 0 : ret;
+	while ((ret = tlk_dir_next(d, &de)) > 0) {
 		ret = tag_points_to(fs, dirfd(d), de->d_name, &tags, &want);
 		if (ret != 0)
 			break;

@@ -88,7 +88,7 @@ from pathlib import Path
 import pytest
 
 import tlkutil
-from tlkutil import (RENAME_EXCHANGE, V2, close_quietly, digest,
+from tlkutil import (RENAME_EXCHANGE, V2, close_quietly, digest, snapshot,
                      expect_errno, hexpart, index_link, mounted_fuse,
                      push_tag, read, renameat2, rev_link, tag_dir, tag_link,
                      write_link_28, write_link_31)
@@ -141,27 +141,6 @@ def link_proc_fd(src, dst):
 
 LINKERS = {'link': os.link, 'empty_path': link_empty_path,
            'proc_fd': link_proc_fd}
-
-
-def snapshot(root):
-    """Everything below root without following symlinks: files with their
-    bytes and link count, symlinks with their target, dirs, others."""
-    root = Path(root)
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for n in dirnames + filenames:
-            p = Path(dirpath) / n
-            st = os.lstat(p)
-            rel = str(p.relative_to(root))
-            if stat.S_ISLNK(st.st_mode):
-                out[rel] = ('symlink', os.readlink(p))
-            elif stat.S_ISDIR(st.st_mode):
-                out[rel] = ('dir',)
-            elif stat.S_ISREG(st.st_mode):
-                out[rel] = ('file', read(p), st.st_nlink)
-            else:
-                out[rel] = ('special', stat.S_IFMT(st.st_mode))
-    return out
 
 
 TMP_NAME = re.compile(r'^link\.[0-9a-fA-F-]{36}\.tmp$')

@@ -97,6 +97,7 @@ import pytest
 
 import tlkutil
 from tlkutil import (Poller, close_quietly, expect_errno, push_tag, read,
+                     snapshot,
                      write_link_28, write_link_31)
 
 REPO = 'test/example'          # immutable; 'latest' mutable
@@ -178,27 +179,6 @@ def place_blob(m, data):
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_bytes(data)
     return h
-
-
-def snapshot(root):
-    """Everything below root without following symlinks: files with their
-    bytes and link count, symlinks with their target, dirs, others."""
-    root = Path(root)
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for n in dirnames + filenames:
-            p = Path(dirpath) / n
-            st = os.lstat(p)
-            rel = str(p.relative_to(root))
-            if stat.S_ISLNK(st.st_mode):
-                out[rel] = ('symlink', os.readlink(p))
-            elif stat.S_ISDIR(st.st_mode):
-                out[rel] = ('dir',)
-            elif stat.S_ISREG(st.st_mode):
-                out[rel] = ('file', read(p), st.st_nlink)
-            else:
-                out[rel] = ('special', stat.S_IFMT(st.st_mode))
-    return out
 
 
 DATA_TMP = re.compile(r'^data\.[0-9a-fA-F-]{36}\.tmp$')

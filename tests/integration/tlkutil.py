@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
@@ -601,3 +602,24 @@ class Poller(threading.Thread):
         self._stop_ev.set()
         self.join(10)
         return self
+
+
+def snapshot(root):
+    """Everything below root without following symlinks: files with their
+    bytes and link count, symlinks with their target, dirs, others."""
+    root = Path(root)
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in dirnames + filenames:
+            p = Path(dirpath) / n
+            st = os.lstat(p)
+            rel = str(p.relative_to(root))
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ('symlink', os.readlink(p))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ('dir',)
+            elif stat.S_ISREG(st.st_mode):
+                out[rel] = ('file', read(p), st.st_nlink)
+            else:
+                out[rel] = ('special', stat.S_IFMT(st.st_mode))
+    return out
