@@ -365,9 +365,9 @@ int tlk_protected_blob(struct tlk_fs *fs, const char *hex)
 	tlk_live_policy_acquire(fs->policy, &hold);
 	pthread_mutex_lock(&set->lock);
 	ret = fresh(fs, set, hold.policy);
-	if (ret == 0)
-		ret = bsearch(hex, set->hex, set->count, sizeof(*set->hex),
-			      cmp_hex) != NULL;
+	if (ret == 0) /* (bsearch takes no NULL array, even empty) */
+		ret = set->count && bsearch(hex, set->hex, set->count,
+					    sizeof(*set->hex), cmp_hex);
 	pthread_mutex_unlock(&set->lock);
 	tlk_live_policy_release(&hold);
 	return ret;
@@ -386,8 +386,9 @@ int tlk_protected_in_repo(struct tlk_fs *fs, const char *repo, const char *hex)
 	pthread_mutex_lock(&set->lock);
 	ret = fresh(fs, set, hold.policy);
 	if (ret == 0)
-		ret = bsearch(&key, set->manifests, set->nmanifests,
-			      sizeof(char *), cmp_key) != NULL;
+		ret = set->nmanifests &&
+		      bsearch(&key, set->manifests, set->nmanifests,
+			      sizeof(char *), cmp_key);
 	pthread_mutex_unlock(&set->lock);
 	tlk_live_policy_release(&hold);
 	free(key);
