@@ -50,6 +50,7 @@ static const char *const kind_names[TLK_KIND_COUNT] = {
     [TLK_BLOB_PREFIX] = "blob_prefix",
     [TLK_BLOB_DIG] = "blob_dig",
     [TLK_BLOB_DATA] = "blob_data",
+    [TLK_BLOB_TMP] = "blob_tmp",
 };
 
 /* The component (s, n) is exactly the literal `lit`. */
@@ -278,8 +279,8 @@ static enum tlk_kind fixed_step(enum tlk_kind parent, const char *s, size_t n)
 		return name_is(s, n, "repositories") ? TLK_REPOS : TLK_OTHER;
 	case TLK_BLOBS:
 		return name_is(s, n, "sha256") ? TLK_BLOB_ALG : TLK_OTHER;
-	case TLK_BLOB_DIG:
-		return name_is(s, n, "data") ? TLK_BLOB_DATA : TLK_OTHER;
+	case TLK_BLOB_DIG: /* any other name: a file to become the blob */
+		return name_is(s, n, "data") ? TLK_BLOB_DATA : TLK_BLOB_TMP;
 	case TLK_DOCKER:
 		return name_is(s, n, "registry") ? TLK_REGISTRY : TLK_OTHER;
 	case TLK_REGISTRY:
@@ -595,6 +596,7 @@ bool tlk_layout_is_inspected_file(enum tlk_kind kind)
 	case TLK_REV_TMP:
 	case TLK_LAYER_LINK:
 	case TLK_LAYER_TMP:
+	case TLK_BLOB_TMP:
 		return true;
 	default:
 		return false;

@@ -67,6 +67,8 @@ enum tlk_kind {
 	TLK_BLOB_DIG,	    /* blobs/sha256/<2 hex>/<hex>/ (same first 2 hex) */
 	TLK_BLOB_DATA, /* blobs/sha256/<2 hex>/<hex>/data: content-addressed,
 			  never rewritten in place */
+	TLK_BLOB_TMP,  /* any other name in blobs/sha256/<2 hex>/<hex>/
+			  (3.1's data.<uuid>.tmp) */
 	TLK_KIND_COUNT
 };
 

@@ -124,7 +124,8 @@ static const struct row rows[] = {
 	{V2 "blobs/sha256/02/" H "/data", TLK_OTHER, "", "", ""},
 	{V2 "blobs/sha256/0/" H, TLK_OTHER, "", "", ""},
 	{V2 "blobs/sha256/0A", TLK_OTHER, "", "", ""},
-	{V2 "blobs/sha256/01/" H "/datax", TLK_OTHER, "", "", ""},
+	/* any other name in a blob's directory is its temporary file */
+	{V2 "blobs/sha256/01/" H "/datax", TLK_BLOB_TMP, "", "", H},
 	{V2 "blobs/sha512", TLK_OTHER, "", "", ""},
 	{LIB "_uploads/u/data", TLK_OTHER, "", "", ""},
 	{LIB "_uploads/_manifests/tags/v1/current/link", TLK_OTHER, "", "",
@@ -472,6 +473,7 @@ static const char *const kind_paths[TLK_KIND_COUNT] = {
 	[TLK_BLOB_PREFIX] = V2 "blobs/sha256/01",
 	[TLK_BLOB_DIG] = V2 "blobs/sha256/01/" H,
 	[TLK_BLOB_DATA] = V2 "blobs/sha256/01/" H "/data",
+	[TLK_BLOB_TMP] = V2 "blobs/sha256/01/" H "/data.5c1e.tmp",
 };
 /* clang-format on */
 
@@ -768,6 +770,8 @@ static const struct kind_case kinds[TLK_KIND_COUNT] = {
 	{TLK_BLOB_DIG, "blob_dig", false, false, NONE, false, false, NULL,
 	 NULL},
 	{TLK_BLOB_DATA, "blob_data", false, false, NONE, true, false, NULL,
+	 NULL},
+	{TLK_BLOB_TMP, "blob_tmp", false, true, NONE, false, false, NULL,
 	 NULL},
 };
 /* clang-format on */
