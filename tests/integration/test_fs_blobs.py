@@ -522,7 +522,12 @@ def test_identical_rewrites_concurrent_readers_see_the_blob(m):
     for t in ts:
         t.join(30)
     poller.stop()
-    assert errs == []
+    # With kernel passthrough (the 3.17 build) readers of a blob use the
+    # backing file directly, and the kernel refuses (EIO) a direct-I/O
+    # open of the same inode meanwhile: the rewrite fails closed. The
+    # registry never rewrites a blob it can see (it checks first).
+    assert all(step == 'open' and e.errno == errno.EIO for step, e in errs)
+    assert len(errs) < 50, errs[:3]
     assert set(poller.seen) == {data}, {k[:30]: v for k, v in
                                         poller.seen.items()}
     assert poller.errors == {}
@@ -656,7 +661,14 @@ def test_fd_open_on_renamed_file_cannot_write(m, source):
     try:
         assert os.write(fd, data) == len(data)
         os.fsync(fd)
-        os.rename(src, p)
+        try:
+            os.rename(src, p)
+        except PermissionError:
+            # With kernel passthrough (the 3.17 build) an upload's writes
+            # bypass the daemon, so a file held open for writing cannot
+            # become a blob at all (rule 6); nothing is at the path.
+            assert source == 'upload' and not os.path.lexists(bp)
+            return
         assert read(bp) == data
         before = snapshot(m.backing)
         expect_errno(errno.EPERM, os.pwrite, fd, b'X' * len(data), 0)
@@ -1004,7 +1016,13 @@ def test_mmap_of_a_descriptor_held_across_the_rename_cannot_poison_reads(m):
     try:
         os.write(fd, good)
         os.makedirs(blob(m.root, h).parent, exist_ok=True)
-        os.rename(up, blob(m.root, h))
+        try:
+            os.rename(up, blob(m.root, h))
+        except PermissionError:
+            # Kernel passthrough (the 3.17 build): a file held open for
+            # writing never becomes a blob (rule 6).
+            assert not os.path.lexists(blob(m.broot, h))
+            return
         try:
             mm = mmap.mmap(fd, len(good), mmap.MAP_SHARED,
                            mmap.PROT_READ | mmap.PROT_WRITE)
