@@ -443,7 +443,19 @@ static size_t collect(struct tlk_inode_table *t, struct tlk_inode *root,
 		      struct trim_entry *out, size_t max, bool dirs)
 {
 	size_t b, n = 0;
+	struct tlk_inode *u;
 
+	/* Sealed inodes first: only a stale dentry keeps them (their name
+	 * is stable; forget takes unhashed_lock before it frees one). */
+	pthread_mutex_lock(&t->unhashed_lock);
+	for (u = t->unhashed; u && !dirs && n < max; u = u->next) {
+		if (!u->name || !(out[n].name = strdup(u->name)))
+			continue;
+		out[n].parent_dev = u->parent_dev;
+		out[n].parent_ino = u->parent_ino;
+		n++;
+	}
+	pthread_mutex_unlock(&t->unhashed_lock);
 	for (b = 0; b < t->nbuckets && n < max; b++) {
 		pthread_mutex_t *lock = stripe_of(t, b);
 		struct tlk_inode *i;

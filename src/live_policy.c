@@ -302,10 +302,17 @@ int tlk_live_policy_hook_sighup(struct tlk_live_policy *lp)
 int tlk_live_policy_watch(struct tlk_live_policy *lp)
 {
 	int ret = tlk_live_policy_hook_sighup(lp);
+	sigset_t all, old;
 
 	if (ret < 0)
 		return ret;
+
+	/* Signals go to the session's threads (SIGHUP's handler only writes
+	 * to the pipe): a SIGTERM caught here would not end the session. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	ret = pthread_create(&lp->watcher, NULL, watch_loop, lp);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret != 0)
 		return -ret;
 	lp->watching = true;

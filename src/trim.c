@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
 #include <string.h>
@@ -52,7 +53,15 @@ static void *trim_loop(void *arg)
 
 void tlk_trimmer_start(struct tlk_fs *fs)
 {
-	int ret = pthread_create(&trimmer, NULL, trim_loop, fs);
+	sigset_t all, old;
+	int ret;
+
+	/* Signals go to the session's threads, never to this one: a SIGTERM
+	 * caught here would not wake the session loop. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = pthread_create(&trimmer, NULL, trim_loop, fs);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
 	if (ret != 0)
 		tlk_warn("inode trimmer not running (%s): a tag tree larger "
