@@ -14,6 +14,7 @@
 #include <fuse_lowlevel.h>
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -72,6 +73,11 @@ struct tlk_inode_table {
 	 * kernel forgets them. Taken after a stripe lock, never before. */
 	pthread_mutex_t unhashed_lock;
 	struct tlk_inode *unhashed; /* chained through next */
+	/* The trimmer (trim.c): woken as soon as `count` passes `trim_high`
+	 * (0: no trimmer), not only on its period. */
+	atomic_size_t trim_high;
+	atomic_bool trim_poked;
+	sem_t trim_wake;
 };
 
 #define TLK_REPO_LOCKS 64

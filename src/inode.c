@@ -41,6 +41,9 @@ int tlk_inodes_init(struct tlk_inode_table *t)
 	pthread_mutex_init(&t->unhashed_lock, NULL);
 	t->unhashed = NULL;
 	atomic_init(&t->count, 0);
+	atomic_init(&t->trim_high, 0);
+	atomic_init(&t->trim_poked, false);
+	sem_init(&t->trim_wake, 0, 0);
 	return 0;
 }
 
@@ -67,6 +70,7 @@ void tlk_inodes_destroy(struct tlk_inode_table *t)
 		inode_free(n);
 	}
 	pthread_mutex_destroy(&t->unhashed_lock);
+	sem_destroy(&t->trim_wake);
 	free(t->buckets);
 	t->buckets = NULL;
 	for (i = 0; i < TLK_INODE_STRIPES; i++)
@@ -112,7 +116,10 @@ static struct tlk_inode *find_or_insert(struct tlk_inode_table *t, size_t b,
 	} else if (fresh) {
 		fresh->next = t->buckets[b];
 		t->buckets[b] = fresh;
-		atomic_fetch_add(&t->count, 1);
+		size_t high = atomic_load(&t->trim_high);
+		if (atomic_fetch_add(&t->count, 1) + 1 > high && high &&
+		    !atomic_exchange(&t->trim_poked, true))
+			sem_post(&t->trim_wake); /* trim.c */
 	}
 	pthread_mutex_unlock(lock);
 	return n ? n : fresh;

@@ -24,6 +24,7 @@
 #define TRIM_RESERVE 256 /* descriptors kept for files, dirs and the log */
 
 static pthread_t trimmer;
+static struct tlk_fs *fs_of_trimmer; /* set while it runs */
 static atomic_bool trimmer_stop;
 static bool trimmer_running;
 
@@ -40,14 +41,26 @@ static size_t fd_budget(void)
 static void *trim_loop(void *arg)
 {
 	struct tlk_fs *fs = arg;
-	const struct timespec period = {.tv_nsec = TRIM_PERIOD_MS * 1000000L};
 	size_t budget = fd_budget();
+	struct timespec until;
 
+	atomic_store(&fs->inodes.trim_high, budget / 4 * 3);
 	while (!atomic_load(&trimmer_stop)) {
-		nanosleep(&period, NULL);
+		/* The period, or at once when the table passes the mark. */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += TRIM_PERIOD_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		sem_timedwait(&fs->inodes.trim_wake, &until);
+		atomic_store(&fs->inodes.trim_poked, false);
+		if (atomic_load(&trimmer_stop))
+			break;
 		tlk_inodes_trim(&fs->inodes, fs->se, &fs->root, budget / 4 * 3,
 				budget / 2);
 	}
+	atomic_store(&fs->inodes.trim_high, 0);
 	return NULL;
 }
 
@@ -60,6 +73,7 @@ void tlk_trimmer_start(struct tlk_fs *fs)
 	 * caught here would not wake the session loop. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
+	fs_of_trimmer = fs;
 	ret = pthread_create(&trimmer, NULL, trim_loop, fs);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
@@ -75,6 +89,7 @@ void tlk_trimmer_stop(void)
 	if (!trimmer_running)
 		return;
 	atomic_store(&trimmer_stop, true);
+	sem_post(&fs_of_trimmer->inodes.trim_wake);
 	pthread_join(trimmer, NULL);
 	trimmer_running = false;
 }
