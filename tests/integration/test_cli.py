@@ -134,6 +134,14 @@ def test_unknown_option_fails(tlk):
                              mnt], 'bogus_opt', mnt=mnt)
 
 
+def test_bad_verify_blobs_value_fails(tlk):
+    b, mnt = dirs(tlk)
+    pol = tlk.write_policy(DEFAULT_POLICY)
+    assert_start_fails(tlk, ['-f', '-o', 'policy=%s,verify_blobs=some' % pol,
+                             b, mnt], 'verify_blobs=some: expected small or all',
+                       mnt=mnt)
+
+
 def test_missing_policy_fails(tlk):
     b, mnt = dirs(tlk)
     pol = tlk.base / 'absent.yaml'
