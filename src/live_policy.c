@@ -307,10 +307,12 @@ int tlk_live_policy_watch(struct tlk_live_policy *lp)
 	if (ret < 0)
 		return ret;
 
-	/* Signals go to the session's threads (SIGHUP's handler only writes
-	 * to the pipe): a SIGTERM caught here would not end the session. */
+	/* This thread takes SIGHUP and nothing else: a SIGTERM caught here
+	 * would not end the session, and a SIGHUP that interrupts the
+	 * session loop's wait can race with SIGTERM and lose it. */
 	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
+	sigdelset(&all, SIGHUP);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = pthread_create(&lp->watcher, NULL, watch_loop, lp);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret != 0)

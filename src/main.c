@@ -177,6 +177,17 @@ static int add_mount_options(struct tlk_options *o)
 	return 0;
 }
 
+/* SIGHUP is the policy watcher's alone (live_policy.c): until it runs, a
+ * SIGHUP waits, pending, instead of interrupting this thread. */
+static int block_sighup(void)
+{
+	sigset_t hup;
+
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	return pthread_sigmask(SIG_BLOCK, &hup, NULL) == 0 ? 0 : -1;
+}
+
 static int serve(struct tlk_fs *fs, struct tlk_options *o)
 {
 	struct fuse_loop_config *cfg;
@@ -187,7 +198,7 @@ static int serve(struct tlk_fs *fs, struct tlk_options *o)
 	 * themselves only where a signal has no handler yet: ours (a policy
 	 * reload) goes first, before the mount exists (docs/design.md,
 	 * rule 8). */
-	if (tlk_live_policy_hook_sighup(fs->policy) < 0)
+	if (tlk_live_policy_hook_sighup(fs->policy) < 0 || block_sighup() < 0)
 		return 1;
 	se = fuse_session_new(&o->fuse_args, &tlk_fs_ops, sizeof(tlk_fs_ops),
 			      fs);
