@@ -300,6 +300,22 @@ int tlk_inode_note_where(struct tlk_inode_table *t, struct tlk_inode *ino,
 	return 0;
 }
 
+/* Give `n` the position (*packed, *copy) in `parent`; the old ones come
+ * back in *packed and *copy for the caller to free. Stripe lock held. */
+static void swap_position(struct tlk_inode *n, struct tlk_packed_node **packed,
+			  char **copy, const struct tlk_inode *parent)
+{
+	struct tlk_packed_node *p = n->where;
+	char *c = n->name;
+
+	n->where = *packed;
+	n->name = *copy;
+	n->parent_dev = parent->dev;
+	n->parent_ino = parent->ino;
+	*packed = p;
+	*copy = c;
+}
+
 void tlk_inode_note_moved(struct tlk_inode_table *t, dev_t dev, ino_t ino,
 			  const struct tlk_inode *parent, const char *name,
 			  const struct tlk_node *node)
@@ -314,14 +330,7 @@ void tlk_inode_note_moved(struct tlk_inode_table *t, dev_t dev, ino_t ino,
 	pthread_mutex_lock(stripe_of(t, b));
 	n = find(t, b, dev, ino);
 	if (n && copy && !oom) {
-		struct tlk_packed_node *p = n->where;
-		char *c = n->name;
-		n->where = packed;
-		n->name = copy;
-		n->parent_dev = parent->dev;
-		n->parent_ino = parent->ino;
-		packed = p;
-		copy = c;
+		swap_position(n, &packed, &copy, parent);
 	} else if (n) {
 		/* Renames onto link positions are copies (tag_ops.c), so
 		 * the old position is never lighter than a link. */
@@ -364,16 +373,8 @@ void tlk_inode_seal(struct tlk_inode_table *t, dev_t dev, ino_t ino, int linkfd,
 		pthread_mutex_unlock(&t->unhashed_lock);
 		if (linkfd >= 0)
 			dup3(linkfd, n->fd, O_CLOEXEC);
-		if (copy && !oom) {
-			struct tlk_packed_node *pw = n->where;
-			char *pn = n->name;
-			n->where = packed;
-			n->name = copy;
-			n->parent_dev = parent->dev;
-			n->parent_ino = parent->ino;
-			packed = pw;
-			copy = pn;
-		}
+		if (copy && !oom)
+			swap_position(n, &packed, &copy, parent);
 	}
 	pthread_mutex_unlock(stripe_of(t, b));
 	if (linkfd >= 0)

@@ -99,6 +99,16 @@ static void removal_facts(struct tlk_fs *fs, int dirfd, const char *name,
 	}
 }
 
+/* Start the facts about `name` in `parent`: where it is, no links yet. */
+static void facts_for_name(struct tlk_fs *fs, struct tlk_inode *parent,
+			   const char *name, struct tlk_facts *f)
+{
+	tlk_where_child(fs, parent, name, &f->node);
+	tlk_link_absent(&f->current);
+	tlk_link_absent(&f->tag_current);
+	tlk_link_absent(&f->next);
+}
+
 /* Rule 9: does a protected tag need the blob data `name` in dirfd? */
 static void blob_removal_facts(struct tlk_fs *fs, int dirfd, const char *name,
 			       struct tlk_facts *f)
@@ -118,10 +128,7 @@ int tlk_tag_unlink(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
 	pthread_mutex_t *lock;
 	int ret;
 
-	tlk_where_child(fs, parent, name, &f.node);
-	tlk_link_absent(&f.current);
-	tlk_link_absent(&f.tag_current);
-	tlk_link_absent(&f.next);
+	facts_for_name(fs, parent, name, &f);
 	lock = state_lock(fs, &f.node);
 	if (lock)
 		pthread_mutex_lock(lock);
@@ -144,10 +151,7 @@ int tlk_tag_mkdir(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
 	pthread_mutex_t *lock;
 	int ret;
 
-	tlk_where_child(fs, parent, name, &f.node);
-	tlk_link_absent(&f.current);
-	tlk_link_absent(&f.tag_current);
-	tlk_link_absent(&f.next);
+	facts_for_name(fs, parent, name, &f);
 	lock = state_lock(fs, &f.node);
 	if (lock)
 		pthread_mutex_lock(lock);
@@ -173,10 +177,7 @@ int tlk_tag_create_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
 	pthread_mutex_t *lock = NULL;
 	int ret;
 
-	tlk_where_child(fs, parent, name, &f.node);
-	tlk_link_absent(&f.current);
-	tlk_link_absent(&f.tag_current);
-	tlk_link_absent(&f.next);
+	facts_for_name(fs, parent, name, &f);
 	if (f.node.kind == TLK_TAG_INDEX_LINK) {
 		lock = state_lock(fs, &f.node);
 		pthread_mutex_lock(lock);
