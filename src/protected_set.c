@@ -43,7 +43,8 @@ struct tlk_protected_set {
 	size_t nmanifests, capmanifests;
 	bool valid;
 	long long computed_ms;
-	const void *policy; /* the policy it was computed under */
+	long long warned_ms; /* the last "cannot establish" log line */
+	const void *policy;  /* the policy it was computed under */
 };
 
 /* What one computation walks with. */
@@ -348,10 +349,13 @@ static int fresh(struct tlk_fs *fs, struct tlk_protected_set *set,
 		set->valid = ret == 0;
 		set->policy = policy;
 		set->computed_ms = now;
-		if (ret < 0)
+		if (ret < 0 && now - set->warned_ms > 10000) {
+			/* at most every 10 s: a collector retries thousands */
+			set->warned_ms = now;
 			tlk_err("cannot establish which blobs protected tags "
 				"need (%s): their deletes are refused",
 				strerror(-ret));
+		}
 	}
 	return ret;
 }
