@@ -314,9 +314,13 @@ int tlk_blob_publish(struct tlk_fs *fs, pid_t pid, int dirfd,
 	if (ret != -EEXIST)
 		return ret;
 	/* Someone got there first, on this node or another: what is there
-	 * decides (identical bytes, or a refusal). */
+	 * decides (identical bytes, or a refusal); an empty leftover is
+	 * replaced. */
 	blob_facts(fs, dirfd, pending->fd, size, true, &f);
-	return judge(fs, pid, &f, &v);
+	ret = judge(fs, pid, &f, &v);
+	if (ret == 0 && !f.has_content)
+		ret = tlk_pending_replace_as(dirfd, pending, "data");
+	return ret;
 }
 
 int tlk_blob_rename(struct tlk_fs *fs, pid_t pid, int olddir,
@@ -355,7 +359,12 @@ int tlk_blob_rename(struct tlk_fs *fs, pid_t pid, int olddir,
 			blob_facts(fs, newdir, fd, (size_t)st.st_size, true,
 				   &f);
 			ret = judge(fs, pid, &f, &v);
-			if (ret == 0)
+			if (ret == 0 && !f.has_content) /* an empty leftover */
+				ret = renameat(olddir, oldname, newdir,
+					       "data") < 0
+					  ? -errno
+					  : 2;
+			else if (ret == 0)
 				ret = 1; /* identical: drop the source */
 		} else if (ret == 0) {
 			ret = 2; /* renamed */

@@ -188,16 +188,16 @@ int tlk_pending_link_as(int dirfd, struct tlk_pending_link *pending,
 /* Replace "link" by the pending file (atomically, by rename): only ever
  * called with the repository's lock held, after the link was seen empty,
  * or for content that the rules allow to replace whatever is there. */
-static int replace_empty(int dirfd, struct tlk_pending_link *pending)
+static int replace_as(int dirfd, struct tlk_pending_link *pending,
+		      const char *name)
 {
 	struct tlk_pending_link named = {.fd = -1};
 	char proc[64];
 	int n;
 
 	if (pending->name[0])
-		return renameat(dirfd, pending->name, dirfd, LINK_NAME) < 0
-			   ? -errno
-			   : 0;
+		return renameat(dirfd, pending->name, dirfd, name) < 0 ? -errno
+								       : 0;
 	n = snprintf(named.name, sizeof(named.name),
 		     "link.taglockfs-%08lx-%d-%u.tmp", host_id(), (int)getpid(),
 		     atomic_fetch_add(&counter, 1));
@@ -207,12 +207,29 @@ static int replace_empty(int dirfd, struct tlk_pending_link *pending)
 	unlinkat(dirfd, named.name, 0);
 	if (linkat(AT_FDCWD, proc, dirfd, named.name, AT_SYMLINK_FOLLOW) < 0)
 		return -errno;
-	if (renameat(dirfd, named.name, dirfd, LINK_NAME) < 0) {
+	if (renameat(dirfd, named.name, dirfd, name) < 0) {
 		int err = -errno;
 		unlinkat(dirfd, named.name, 0);
 		return err;
 	}
 	return 0;
+}
+
+static int replace_empty(int dirfd, struct tlk_pending_link *pending)
+{
+	return replace_as(dirfd, pending, LINK_NAME);
+}
+
+int tlk_pending_replace_as(int dirfd, struct tlk_pending_link *pending,
+			   const char *name)
+{
+	int ret = replace_as(dirfd, pending, name);
+
+	if (ret == 0) {
+		pending->name[0] = '\0';
+		sync_dir(dirfd);
+	}
+	return ret;
 }
 
 int tlk_link_replace(int dirfd, struct tlk_pending_link *pending,

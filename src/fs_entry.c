@@ -24,7 +24,11 @@ void tlk_entry_timeouts(struct tlk_fs *fs, const char *name,
 	 * the parent is; a few other files named so are simply not cached. */
 	bool link = !S_ISDIR(e->attr.st_mode) &&
 		    (strcmp(name, "link") == 0 || tlk_layout_is_link_tmp(name));
-	double t = link ? 0.0 : fs->timeout;
+	/* An empty blob file is a leftover a publish will replace by
+	 * another inode (blob.c): never cached either. */
+	bool leftover = S_ISREG(e->attr.st_mode) && e->attr.st_size == 0 &&
+			strcmp(name, "data") == 0;
+	double t = link || leftover ? 0.0 : fs->timeout;
 
 	e->entry_timeout = t;
 	e->attr_timeout = t;

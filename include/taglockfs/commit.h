@@ -75,5 +75,8 @@ int tlk_link_replace(int dirfd, struct tlk_pending_link *pending,
  * unless the name exists (-EEXIST): blob data. */
 int tlk_pending_link_as(int dirfd, struct tlk_pending_link *pending,
 			const char *name);
+/* The same, replacing whatever is at `name` (an empty leftover). */
+int tlk_pending_replace_as(int dirfd, struct tlk_pending_link *pending,
+			   const char *name);
 
 #endif

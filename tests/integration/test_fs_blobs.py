@@ -1087,3 +1087,24 @@ def test_layer_links_of_a_protected_tag_cannot_be_removed(m):
     assert_same(before, m.backing, 'layer links')
     os.unlink(layer_link(m.root, REPO, other))
     assert not layer_link(m.broot, REPO, other).exists()
+
+
+@pytest.mark.parametrize('how', ['28', 'upload'])
+def test_empty_leftover_blob_is_replaced(m, how):
+    """An empty data file (a crashed writer's leftover, made in the
+    backing) is not a blob: writing or renaming the right bytes onto it
+    replaces it, and success is answered only with the bytes in place."""
+    good = b'{"leftover": "replaced"}\n'
+    h = sha(good)
+    bp = blob(m.broot, h)
+    bp.parent.mkdir(parents=True, exist_ok=True)
+    bp.write_bytes(b'')
+    if how == '28':
+        write_link_28(blob(m.root, h), good)
+    else:
+        up = upload(m.root)
+        write_upload(up, good)
+        os.rename(up, blob(m.root, h))
+        assert not os.path.lexists(back(m, up))
+    assert read(bp) == good
+    assert read(blob(m.root, h)) == good
