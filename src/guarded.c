@@ -186,37 +186,38 @@ static int judge_view(struct tlk_fs *fs, struct tlk_guarded *g,
 	}
 }
 
-int tlk_guarded_write(struct tlk_fs *fs, struct tlk_guarded *g, off_t off,
-		      const void *buf, size_t n)
+/* A write (buf) or a truncate (buf NULL, to `off`): the candidate view
+ * judged, accepted or refused. */
+static int change(struct tlk_fs *fs, struct tlk_guarded *g, off_t off,
+		  const void *buf, size_t n)
 {
 	struct tlk_shadow_view view;
-	int ret;
+	int ret = -EPERM; /* a refused handle stays refused */
 
 	pthread_mutex_lock(&g->lock);
-	if (g->failed) {
-		ret = -EPERM;
-	} else {
-		tlk_shadow_try_write(&g->shadow, off, buf, n, &view);
+	if (!g->failed) {
+		if (buf)
+			tlk_shadow_try_write(&g->shadow, off, buf, n, &view);
+		else
+			tlk_shadow_try_truncate(&g->shadow, off, &view);
 		ret = judge_view(fs, g, &view, false, false);
 	}
 	pthread_mutex_unlock(&g->lock);
 	return ret;
 }
 
+int tlk_guarded_write(struct tlk_fs *fs, struct tlk_guarded *g, off_t off,
+		      const void *buf, size_t n)
+{
+	static const char none;
+
+	/* An empty write still needs a non-NULL buffer to be a write. */
+	return change(fs, g, off, n ? buf : &none, n);
+}
+
 int tlk_guarded_truncate(struct tlk_fs *fs, struct tlk_guarded *g, off_t size)
 {
-	struct tlk_shadow_view view;
-	int ret;
-
-	pthread_mutex_lock(&g->lock);
-	if (g->failed) {
-		ret = -EPERM;
-	} else {
-		tlk_shadow_try_truncate(&g->shadow, size, &view);
-		ret = judge_view(fs, g, &view, false, false);
-	}
-	pthread_mutex_unlock(&g->lock);
-	return ret;
+	return change(fs, g, size, NULL, 0);
 }
 
 size_t tlk_guarded_read(struct tlk_guarded *g, off_t off, void *buf, size_t n)
