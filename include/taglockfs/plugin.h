@@ -12,8 +12,9 @@
  *   STATE/volumes/NAME/mnt        taglockfs mountpoint handed to engines
  *   STATE/volumes/NAME/audit.jsonl  decisions log, unless audit_log= is given
  *
- * Module map (one header each): plugin_http.h (request parsing, replies),
- * plugin_api.h (endpoints), plugin_vol.h (volume table and lifecycle),
+ * Module map (one header each): http.h and http_server.h (the project's
+ * one HTTP server, shared with the daemon's gate), plugin_api.h
+ * (endpoints), plugin_vol.h (volume table and lifecycle),
  * plugin_mount.h (starting/stopping/probing taglockfs mounts),
  * plugin_fs.h (state file, directory trees), plugin_audit.h (counting
  * refusals in an audit log).

@@ -16,7 +16,7 @@
 
 #include "taglockfs/log.h"
 #include "taglockfs/plugin_api.h"
-#include "taglockfs/plugin_http.h"
+#include "taglockfs/http.h"
 #include "taglockfs/plugin_vol.h"
 
 typedef int (*handler_fn)(json_t *req, json_t **resp, struct tlk_perr *err);

@@ -1,34 +1,66 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * http.c - read one HTTP/1.1 request, write one reply (see plugin_http.h).
+ * http.c - read one HTTP/1.1 request, write one reply (see http.h).
  *
  * A small buffered reader sits on the socket; the head is read line by
  * line within TLK_HTTP_HEAD_MAX, the body by Content-Length or by chunks
- * within the caller's limit. Anything ambiguous (two different
- * Content-Lengths, Content-Length together with chunked, a bad chunk size)
- * is a 400 rather than a guess.
+ * within the caller's limit, the chunk framing within its own budget.
+ * Every read waits with poll(2) for what is left of the request's one
+ * deadline. Anything ambiguous (two different Content-Lengths,
+ * Content-Length together with chunked, a bad chunk size) is a 400 rather
+ * than a guess.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "taglockfs/plugin_http.h"
+#include "taglockfs/http.h"
 
 #define LINE_MAX_LEN 8192
 #define HEADERS_MAX 100
 
 struct reader {
 	int fd;
+	long long deadline_ms; /* CLOCK_MONOTONIC */
 	size_t pos, len;
-	size_t head_used; /* bytes of head consumed so far */
+	size_t line_used;  /* bytes read as lines so far... */
+	size_t line_limit; /* ...against this budget (head, then framing) */
 	char buf[4096];
 };
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until `fd` is ready for `events` or `deadline_ms` has passed. */
+static int wait_ready(int fd, short events, long long deadline_ms)
+{
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = events};
+		long long left = deadline_ms - now_ms();
+		int n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
 
 struct head {
 	bool have_length;
@@ -40,12 +72,15 @@ struct head {
 static int rd_fill(struct reader *r)
 {
 	ssize_t n;
+	int ret;
 
 	do {
+		if ((ret = wait_ready(r->fd, POLLIN, r->deadline_ms)) < 0)
+			return ret;
 		n = read(r->fd, r->buf, sizeof(r->buf));
-	} while (n < 0 && errno == EINTR);
+	} while (n < 0 && (errno == EINTR || errno == EAGAIN));
 	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		return -errno;
 	if (n == 0)
 		return -ECONNRESET;
 	r->pos = 0;
@@ -65,7 +100,7 @@ static int rd_line(struct reader *r, char *out, size_t cap, size_t *out_len)
 		if (r->pos == r->len && (ret = rd_fill(r)) < 0)
 			return ret;
 		c = r->buf[r->pos++];
-		if (++r->head_used > TLK_HTTP_HEAD_MAX)
+		if (++r->line_used > r->line_limit)
 			return -EMSGSIZE;
 		if (c == '\n')
 			break;
@@ -299,13 +334,17 @@ static int read_chunked(struct reader *r, struct tlk_http_request *req,
 	return 0;
 }
 
-static int send_all(int fd, const char *p, size_t len)
+static int send_all(int fd, const char *p, size_t len, long long deadline_ms)
 {
 	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		int ret;
 
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if ((ret = wait_ready(fd, POLLOUT, deadline_ms)) < 0)
+				return ret;
 			continue;
+		}
 		if (n < 0)
 			return -errno;
 		p += n;
@@ -323,9 +362,10 @@ static int read_body(struct reader *r, struct tlk_http_request *req,
 	if (h->have_length && h->length > max)
 		return -EMSGSIZE;
 	if (h->expect_continue && (h->chunked || h->length > 0) &&
-	    (ret = send_all(r->fd, cont, sizeof(cont) - 1)) < 0)
+	    (ret = send_all(r->fd, cont, sizeof(cont) - 1, r->deadline_ms)) < 0)
 		return ret;
-	r->head_used = 0; /* chunk lines count against their own limit */
+	r->line_used = 0; /* chunk framing has a budget of its own */
+	r->line_limit = TLK_HTTP_FRAMING_MAX;
 	if (h->chunked)
 		ret = read_chunked(r, req, max);
 	else if ((ret = body_grow(req, (size_t)h->length, max)) == 0 &&
@@ -336,8 +376,8 @@ static int read_body(struct reader *r, struct tlk_http_request *req,
 	return ret;
 }
 
-int tlk_http_read_request(int fd, size_t body_max, struct tlk_http_request *req,
-			  int *status)
+int tlk_http_read_request(int fd, const struct tlk_http_limits *limits,
+			  struct tlk_http_request *req, int *status)
 {
 	struct reader *r = calloc(1, sizeof(*r));
 	struct head h = {0};
@@ -350,9 +390,11 @@ int tlk_http_read_request(int fd, size_t body_max, struct tlk_http_request *req,
 		return -ENOMEM;
 	}
 	r->fd = fd;
+	r->deadline_ms = now_ms() + limits->deadline_ms;
+	r->line_limit = TLK_HTTP_HEAD_MAX;
 	ret = read_head(r, req, &h, status);
 	if (ret == 0) {
-		ret = read_body(r, req, &h, body_max);
+		ret = read_body(r, req, &h, limits->body_max);
 		if (ret == -EMSGSIZE)
 			*status = 413;
 		else if (ret == -EBADMSG)
@@ -360,6 +402,8 @@ int tlk_http_read_request(int fd, size_t body_max, struct tlk_http_request *req,
 		else if (ret == -ENOMEM)
 			*status = 500;
 	}
+	if (ret == -ETIMEDOUT)
+		*status = 408;
 	free(r);
 	if (ret < 0)
 		tlk_http_request_free(req);
@@ -380,6 +424,8 @@ const char *tlk_http_reason(int status)
 		return "OK";
 	case 400:
 		return "Bad Request";
+	case 403:
+		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 405:
@@ -388,8 +434,12 @@ const char *tlk_http_reason(int status)
 		return "Content Too Large";
 	case 414:
 		return "URI Too Long";
+	case 408:
+		return "Request Timeout";
 	case 417:
 		return "Expectation Failed";
+	case 418:
+		return "I'm a teapot";
 	case 431:
 		return "Request Header Fields Too Large";
 	case 500:
@@ -405,7 +455,9 @@ const char *tlk_http_reason(int status)
 	}
 }
 
-int tlk_http_reply(int fd, int status, const char *body, size_t len)
+int tlk_http_reply(int fd, int status, const char *content_type,
+		   const char *extra, const char *body, size_t len,
+		   unsigned deadline_ms)
 {
 	char *msg;
 	int n, ret;
@@ -413,14 +465,34 @@ int tlk_http_reply(int fd, int status, const char *body, size_t len)
 	/* One buffer, one send: a client that closes once it has the head
 	 * must not turn the body's send into EPIPE. */
 	n = asprintf(&msg,
-		     "HTTP/1.1 %d %s\r\n"
-		     "Content-Type: application/vnd.docker.plugins.v1+json\r\n"
+		     "HTTP/1.1 %d %s\r\n%s%s%s%s"
 		     "Content-Length: %zu\r\n"
 		     "Connection: close\r\n\r\n%.*s",
-		     status, tlk_http_reason(status), len, (int)len, body);
+		     status, tlk_http_reason(status),
+		     content_type ? "Content-Type: " : "",
+		     content_type ? content_type : "", content_type ? "\r\n" : "",
+		     extra ? extra : "", len, (int)len, body ? body : "");
 	if (n < 0)
 		return -ENOMEM;
-	ret = send_all(fd, msg, (size_t)n);
+	ret = send_all(fd, msg, (size_t)n, now_ms() + deadline_ms);
 	free(msg);
 	return ret;
+}
+
+void tlk_http_drain(int fd, unsigned ms, size_t max_bytes)
+{
+	long long deadline = now_ms() + ms;
+	size_t total = 0;
+	char buf[4096];
+
+	shutdown(fd, SHUT_WR);
+	while (total < max_bytes && wait_ready(fd, POLLIN, deadline) == 0) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
 }
