@@ -7,7 +7,7 @@ set -euo pipefail
 what=${1:-test}
 build_pkgs=(meson ninja-build pkg-config gcc libc6-dev dpkg-dev libfuse3-dev fuse3
 	libyaml-dev libjansson-dev libssl-dev libcmocka-dev)
-run_pkgs=(docker-registry skopeo curl python3 python3-pytest tar gzip rsync
+run_pkgs=(docker-registry skopeo nginx-light openssl curl python3 python3-pytest tar gzip rsync
 	coreutils util-linux procps psmisc)
 engine_pkgs=(docker.io podman runc busybox-static valgrind)
 

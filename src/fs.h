@@ -428,4 +428,11 @@ void tlk_trimmer_stop(void);
 
 extern const struct fuse_lowlevel_ops tlk_fs_ops;
 
+/* gate_server.c: the manifest-PUT verdict endpoint for nginx
+ * (docs/design.md, "The gate"). Open binds the socket (before the mount,
+ * errors to stderr); start serves it (after daemonising); stop ends it. */
+int tlk_gate_open(struct tlk_fs *fs, const char *path, const char *group);
+int tlk_gate_start(void);
+void tlk_gate_stop(void);
+
 #endif

@@ -146,11 +146,18 @@ static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 			return -1;
 		}
 	}
+	if (o->gate_group && !o->gate) {
+		fprintf(stderr, "taglockfs: gate_group= needs gate=\n");
+		return -1;
+	}
+	if (o->gate && tlk_gate_open(fs, o->gate, o->gate_group) < 0)
+		return -1;
 	return 0;
 }
 
 static void teardown_fs(struct tlk_fs *fs)
 {
+	tlk_gate_stop();
 	if (fs->audit)
 		tlk_audit_close(fs->audit);
 	tlk_live_policy_close(fs->policy);
@@ -215,6 +222,11 @@ static int serve(struct tlk_fs *fs, struct tlk_options *o)
 			 "next operation only");
 	fs->se = se;
 	tlk_trimmer_start(fs);
+	if ((ret = tlk_gate_start()) < 0)
+		tlk_err("gate not running: %s", strerror(-ret));
+	else if (o->gate)
+		tlk_notice("gate: answering manifest PUTs on %s", o->gate);
+	ret = 1;
 	tlk_notice("serving %s on %s", o->backing, o->mountpoint);
 	if (o->singlethread) {
 		ret = fuse_session_loop(se);
@@ -226,6 +238,7 @@ static int serve(struct tlk_fs *fs, struct tlk_options *o)
 		ret = fuse_session_loop_mt(se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
+	tlk_gate_stop();
 	tlk_trimmer_stop();
 	fuse_session_unmount(se);
 out_signals:

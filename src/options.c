@@ -24,6 +24,8 @@ static const struct fuse_opt specs[] = {
     {"max_threads=%u", offsetof(struct tlk_options, threads), 0},
     {"no_passthrough", offsetof(struct tlk_options, no_passthrough), 1},
     {"verify_blobs=%s", offsetof(struct tlk_options, verify_blobs), 0},
+    {"gate=%s", offsetof(struct tlk_options, gate), 0},
+    {"gate_group=%s", offsetof(struct tlk_options, gate_group), 0},
     {"--check-policy %s", offsetof(struct tlk_options, check_policy), 0},
     {"--check-policy=%s", offsetof(struct tlk_options, check_policy), 0},
     {"--verify-audit %s", offsetof(struct tlk_options, verify_audit), 0},
@@ -133,6 +135,8 @@ void tlk_options_free(struct tlk_options *o)
 	free(o->check_policy);
 	free(o->verify_audit);
 	free(o->verify_blobs);
+	free(o->gate);
+	free(o->gate_group);
 	fuse_opt_free_args(&o->fuse_args);
 }
 
@@ -157,6 +161,10 @@ void tlk_options_usage(const char *prog)
 	    "available\n"
 	    "    -o verify_blobs=all  hash every blob as it appears (default "
 	    "small: blobs of at most 4 MiB, those that can be manifests)\n"
+	    "    -o gate=SOCKET       answer nginx's manifest-PUT questions on "
+	    "this unix socket\n"
+	    "    -o gate_group=GROUP  only GROUP may connect to the gate "
+	    "(default: anyone)\n"
 	    "    -f                   stay in the foreground, log to stderr\n"
 	    "    -d                   debug output (implies -f)\n"
 	    "    -s                   single-threaded\n",

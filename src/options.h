@@ -36,6 +36,8 @@ struct tlk_options {
 	int extra_args;		    /* more than two paths given */
 	int no_passthrough;	    /* -o no_passthrough: classic I/O only */
 	char *verify_blobs;	    /* verify_blobs=small|all */
+	char *gate;		    /* gate=SOCKET: nginx's verdict endpoint */
+	char *gate_group;	    /* gate_group=GROUP: who may connect */
 	bool verify_all_blobs;	    /* verify_blobs=all */
 	struct fuse_args fuse_args; /* what libfuse gets */
 };

@@ -223,18 +223,19 @@ class Registry:
             return ''
 
     # -- skopeo
-    def _ref(self, ref):
-        return 'docker://%s/%s' % (self.host, ref)
+    def _ref(self, ref, host=None):
+        return 'docker://%s/%s' % (host or self.host, ref)
 
-    def push(self, oci_dir, ref, timeout=120, extra=()):
+    def push(self, oci_dir, ref, timeout=120, extra=(), host=None):
         """skopeo copy --all oci:DIR docker://HOST/REPO:TAG (all platforms
         of an index), as a user types it: no --preserve-digests, so a
         refused index push shows skopeo's fallback attempts (OCI index,
         then Docker manifest list) rather than a conversion error; callers
-        check the resulting digests. Returns (returncode, stderr)."""
+        check the resulting digests. `host`: push through another
+        address (a proxy in front). Returns (returncode, stderr)."""
         cmd = [SKOPEO_BIN, '--insecure-policy', 'copy', '--all',
                '--dest-tls-verify=false',
-               *extra, 'oci:%s' % oci_dir, self._ref(ref)]
+               *extra, 'oci:%s' % oci_dir, self._ref(ref, host)]
         r = subprocess.run(cmd, capture_output=True, text=True,
                            timeout=timeout, stdin=subprocess.DEVNULL)
         return r.returncode, r.stderr
