@@ -49,15 +49,17 @@ declare -A sources=(
 	[policy]="src/policy.c src/glob.c"
 	[audit]="src/audit.c"
 	[link]="src/digest.c"
+	[http]="src/http.c src/gate.c src/layout.c src/decide.c src/digest.c src/policy.c src/glob.c"
 )
 declare -A modules=(
 	[manifest]="jansson"
 	[policy]="yaml-0.1"
 	[audit]="jansson libcrypto"
 	[link]=""
+	[http]="jansson libcrypto yaml-0.1"
 )
-declare -A max_len=([manifest]=16384 [policy]=8192 [audit]=16384 [link]=256)
-all=(manifest policy audit link)
+declare -A max_len=([manifest]=16384 [policy]=8192 [audit]=16384 [link]=256 [http]=8192)
+all=(manifest policy audit link http)
 
 targets=()
 if [ -n "$only" ]; then
@@ -76,7 +78,7 @@ command -v "$cc" >/dev/null ||
 
 # The core library's sources as meson.build lists them: a target may only
 # link those (pure, no FUSE).
-core=$(sed -n "/static_library('tlkcore'/,/)/p" meson.build |
+core=$(sed -n "/static_library('tlk\(core\|http\)'/,/)/p" meson.build |
 	grep -o "'src/[^']*\.c'" | tr -d "'")
 version=$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" meson.build | head -n1)
 
