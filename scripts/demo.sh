@@ -2,8 +2,11 @@
 # demo.sh - the product's main job, end to end, on this machine:
 # a stock registry (Debian's docker-registry) on a loopback port, its
 # storage directory mounted in place by taglockfs with a policy that makes
-# test/example immutable, and the product page's Verification replayed with
-# real pushes (skopeo, locally generated OCI images, no network needed).
+# test/example immutable, nginx in front of it asking taglockfs's gate
+# about manifest pushes (contrib/nginx/), and the product page's
+# Verification replayed with real pushes through nginx (skopeo, locally
+# generated OCI images, no network needed). Step 2 also pushes to the
+# registry's own port, to show the filesystem refusing underneath.
 #
 # Usage: scripts/demo.sh            (as root on Debian 12)
 # Installs missing packages (scripts/deps.sh demo), builds into build/ if
@@ -13,7 +16,7 @@
 set -euo pipefail
 
 case "${1:-}" in
--h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 "") ;;
 *) echo "usage: $0 [--help]" >&2; exit 2 ;;
 esac
@@ -36,18 +39,22 @@ cmdline() { printf '   %s$ %s%s\n' "$DIM" "$*" "$R0"; }
 die() { printf '%sdemo.sh: %s%s\n' "$RED" "$*" "$R0" >&2; exit 1; }
 
 # ------------------------------------------------------------ cleanup
-WORK='' STORE='' DAEMON_PID='' REG_PID=''
+WORK='' STORE='' DAEMON_PID='' REG_PID='' NGX_PID=''
+# stop PID: SIGTERM, wait up to 5 s, then SIGKILL.
+stop() {
+	kill -0 "$1" 2>/dev/null || return 0
+	kill "$1" 2>/dev/null
+	for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
 # shellcheck disable=SC2317  # invoked through the EXIT trap
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM HUP
 	set +e
-	if [ -n "$REG_PID" ] && kill -0 "$REG_PID" 2>/dev/null; then
-		kill "$REG_PID" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$REG_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$REG_PID" 2>/dev/null
-		wait "$REG_PID" 2>/dev/null
-	fi
+	[ -z "$NGX_PID" ] || stop "$NGX_PID"
+	[ -z "$REG_PID" ] || stop "$REG_PID"
 	if [ -n "$STORE" ] && mountpoint -q "$STORE" 2>/dev/null; then
 		for _ in $(seq 30); do
 			fusermount3 -u "$STORE" 2>/dev/null && break
@@ -115,9 +122,10 @@ info "policy $POLICY:"
 sed 's/^/      /' "$POLICY"
 "$TLK" --check-policy "$POLICY" | sed 's/^/   /' || die "the sample policy does not validate"
 
-info "mounting taglockfs in place over $STORE"
-cmdline "$TLK -f -o policy=$POLICY $STORE &"
-"$TLK" -f -o "policy=$POLICY" "$STORE" </dev/null >"$WORK/taglockfs.log" 2>&1 &
+GATE=$WORK/gate.sock
+info "mounting taglockfs in place over $STORE, with its gate on $GATE"
+cmdline "$TLK -f -o policy=$POLICY,gate=$GATE $STORE &"
+"$TLK" -f -o "policy=$POLICY,gate=$GATE" "$STORE" </dev/null >"$WORK/taglockfs.log" 2>&1 &
 DAEMON_PID=$!
 for _ in $(seq 100); do
 	mountpoint -q "$STORE" && break
@@ -127,8 +135,8 @@ done
 mountpoint -q "$STORE" || { cat "$WORK/taglockfs.log" >&2; die "taglockfs did not mount $STORE"; }
 info "$(grep -F " $STORE " /proc/mounts | awk '{print $1" on "$2" type "$3}')"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-HOST=127.0.0.1:$PORT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+HOST=127.0.0.1:$(free_port)
 cat >"$WORK/registry.yml" <<EOF
 version: 0.1
 log:
@@ -152,6 +160,49 @@ for _ in $(seq 150); do
 done
 curl -fsS "http://$HOST/v2/" >/dev/null || die "docker-registry does not answer on $HOST"
 
+# nginx in front, as an operator runs it: the registry's server {} with the
+# two shipped includes (contrib/nginx/); its own config, pid file and logs.
+FRONT=127.0.0.1:$(free_port)
+mkdir -p "$WORK/nginx/tmp"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 128; }
+http {
+    access_log $WORK/nginx/access.log;
+    client_body_temp_path $WORK/nginx/tmp/body;
+    proxy_temp_path $WORK/nginx/tmp/proxy;
+    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+    scgi_temp_path $WORK/nginx/tmp/scgi;
+    upstream docker-registry { server $HOST; }
+    server {
+        listen $FRONT;
+        client_max_body_size 0;
+        include $SRC/contrib/nginx/taglockfs-gate-server.conf;
+        set \$taglockfs_gate "unix:$GATE:";
+        location /v2/ {
+            include $SRC/contrib/nginx/taglockfs-gate.conf;
+            proxy_set_header Host \$http_host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_read_timeout 900;
+        }
+    }
+}
+EOF
+info "starting nginx on $FRONT in front of the registry (config $WORK/nginx/nginx.conf)"
+cmdline "nginx -c $WORK/nginx/nginx.conf &"
+nginx -t -q -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" || die "nginx rejects its configuration"
+nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" </dev/null >/dev/null 2>&1 &
+NGX_PID=$!
+for _ in $(seq 100); do
+	curl -fsS "http://$FRONT/v2/" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+curl -fsS "http://$FRONT/v2/" >/dev/null || die "nginx does not answer on $FRONT"
+
 info "generating two small OCI images (A and B) with scripts/lib/mkoci.sh"
 DIG_A=$(mkoci "$WORK/images/A" taglockfs-demo-image-A 2 16)
 DIG_B=$(mkoci "$WORK/images/B" taglockfs-demo-image-B 2 16)
@@ -172,23 +223,31 @@ name_of() {
 	esac
 }
 
-# push IMAGE TAG: one skopeo push; sets ANSWER (ok|refused) and prints it.
+# push IMAGE TAG [HOST]: one skopeo push, through nginx unless HOST is
+# given; sets ANSWER (ok|denied|refused) and prints what skopeo printed.
 push() {
-	local img=$1 tag=$2 out rc=0 regmark
+	local img=$1 tag=$2 to=${3:-$FRONT} out rc=0 regmark
 	regmark=$(stat -c %s "$WORK/registry.log")
-	cmdline "skopeo copy --dest-tls-verify=false oci:images/$img docker://$HOST/$REPO:$tag"
+	cmdline "skopeo copy --dest-tls-verify=false oci:images/$img docker://$to/$REPO:$tag"
 	out=$(skopeo --insecure-policy copy --all --preserve-digests --dest-tls-verify=false \
-		"oci:$WORK/images/$img" "docker://$HOST/$REPO:$tag" 2>&1) || rc=$?
+		"oci:$WORK/images/$img" "docker://$to/$REPO:$tag" 2>&1) || rc=$?
 	if [ "$rc" -eq 0 ]; then
 		ANSWER=ok
-		printf '   registry: %sok%s (pushed)\n' "$GRN" "$R0"
+		printf '   push: %sok%s (pushed)\n' "$GRN" "$R0"
 	else
-		ANSWER=refused
 		local msg
 		msg=$(printf '%s\n' "$out" | grep -v '^\s*$' | tail -n 1 | sed 's/^time="[^"]*" level=[a-z]* msg=//')
-		printf '   registry: %srefused%s (skopeo exit %d)\n' "$YEL" "$R0" "$rc"
-		printf '   skopeo:   %s\n' "$msg"
-		registry_says "$regmark"
+		case "$msg" in
+		*"denied: The requested tag already exists and cannot be overwritten."*) ANSWER=denied ;;
+		*) ANSWER=refused ;;
+		esac
+		printf '   push: %s%s%s (skopeo exit %d)\n' "$YEL" "$ANSWER" "$R0" "$rc"
+		printf '   skopeo printed: %s\n' "$msg"
+		if [ "$ANSWER" = denied ]; then
+			info "registry: never received this manifest PUT (nginx asked the gate, which answered 403)"
+		else
+			registry_says "$regmark"
+		fi
 	fi
 }
 
@@ -196,7 +255,7 @@ push() {
 registry_says() {
 	local from=$1 line status detail pre
 	sleep 0.2
-	line=$(tail -c +"$((from + 1))" "$WORK/registry.log" | grep 'level=error' | tail -n 1 || true)
+	line=$(tail -c +"$((from + 1))" "$WORK/registry.log" | grep 'level=error' | grep -F '/manifests/' | tail -n 1 || true)
 	[ -n "$line" ] || return 0
 	status=$(printf '%s\n' "$line" | grep -o 'http.response.status=[0-9]*' | cut -d= -f2 || true)
 	detail=$(printf '%s\n' "$line" | sed -n 's/.*err\.detail="\([^"]*\)".*/\1/p')
@@ -229,7 +288,7 @@ daemon_says() {
 		grep -F 'cannot be overwritten' | tail -n 1 || true)
 	if [ -n "$line" ]; then
 		info "taglockfs log: $line"
-		[ "$ANSWER" != refused ] || ANSWER="refused+msg"
+		case "$ANSWER" in refused | denied) ANSWER="$ANSWER+msg" ;; esac
 	else
 		info "taglockfs log: ${RED}no refusal logged${R0}"
 	fi
@@ -241,10 +300,19 @@ STEP="1 push A as v1"
 push A v1; show_link v1; record v1 ok A
 
 heading "Step 2: push another image with the same tag ($REPO:v1 = B)"
-info "expected: denied; the log says \"The requested tag already exists and cannot be overwritten.\""
+info "expected: denied; the client is told \"The requested tag already exists and cannot be overwritten.\""
 STEP="2 push B as v1"
 mark=$(logsize)
 push B v1
+sleep 0.2
+daemon_says "$mark"
+show_link v1; record v1 denied+msg A
+
+heading "Step 2, underneath: the same push to the registry's own port ($HOST)"
+info "expected: refused by the filesystem (the registry answers HTTP 500); the daemon logs why"
+STEP="2 same, no nginx"
+mark=$(logsize)
+push B v1 "$HOST"
 sleep 0.2
 daemon_says "$mark"
 show_link v1; record v1 refused+msg A
@@ -302,6 +370,7 @@ if [ "$FAILED" -eq 0 ]; then
 else
 	printf '%sSome steps deviated; logs: taglockfs and registry output follow.%s\n' "$B$RED" "$R0"
 	say "--- taglockfs log (tail)"; tail -n 30 "$WORK/taglockfs.log" || true
+	say "--- nginx requests (tail)"; tail -n 12 "$WORK/nginx/access.log" || true
 	say "--- registry requests (tail)"
 	grep -E '^127\.0\.0\.1 ' "$WORK/registry.log" | tail -n 12 || true
 fi
