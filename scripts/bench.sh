@@ -8,7 +8,8 @@
 #                  native and taglockfs alternates between repetitions
 #   --quick        a small smoke run: 64 MiB files, 2k-file storms, a 64 MiB
 #                  image, 1 repetition unless --reps is given
-#   --only LIST    comma-separated subset of: write,read,storm,locked,e2e,res
+#   --only LIST    comma-separated subset of:
+#                  write,read,storm,locked,e2e,gate,res
 #   --native-only  measure the native side only (no daemon needed)
 #   --opts OPTS    extra `-o` options for the daemon (e.g. max_threads=4)
 #   --dir DIR      scratch directory (default /work/bench-tmp); native files
@@ -29,8 +30,11 @@
 # repository the policy makes immutable (create, read, identical rewrite,
 # walk); skopeo push and pull of a ~1 GiB multi-layer image to a real
 # docker-registry whose rootdirectory is the native directory or the mount;
-# the daemon's RSS and open fds after a storm and after dropping the
-# dentry/inode caches. Every figure is a throughput (bigger is better), so
+# manifest PUTs by tag through nginx to a registry on the mount, with and
+# without the gate (both sides on taglockfs: "native" is nginx proxying
+# straight to the registry, "taglockfs" asks the gate first; the ratio is
+# the gate's cost); the daemon's RSS and open fds after a storm and after
+# dropping the dentry/inode caches. Every figure is a throughput (bigger is better), so
 # ratio = taglockfs/native is the fraction of native speed.
 #
 # Output: an aligned table, and one machine-readable line per figure:
@@ -42,7 +46,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 reps=
 quick=0
-only=write,read,storm,locked,e2e,res
+only=write,read,storm,locked,e2e,gate,res
 native_only=0
 extra_opts=
 bt=/work/bench-tmp
@@ -50,7 +54,7 @@ keep=0
 nofile=1048576
 storm_files=
 
-usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--reps) reps=$2; shift ;;
@@ -182,7 +186,7 @@ repositories:
 EOF
 
 mount_daemon() {
-	local opts="policy=$policy"
+	local opts="policy=$policy,gate=$scratch/gate.sock"
 	[ -n "$extra_opts" ] && opts+=",$extra_opts"
 	# Raise the hard fd limit for the daemon only (it raises its soft limit).
 	(ulimit -Hn "$nofile" 2>/dev/null || true
@@ -496,6 +500,59 @@ bench_e2e() { # bench_e2e SIDE REP
 	rm -rf "$pull" "$root/docker"
 }
 
+# ---- 5. manifest PUTs through nginx, with and without the gate -----------------------------
+
+# shellcheck source=lib/nginx.sh
+source "$repo/scripts/lib/nginx.sh"
+NGINX_SRC=$repo
+gate_puts=${TLK_BENCH_GATE_PUTS:-300}
+
+bench_gate() { # bench_gate SIDE REP: identical re-pushes of a protected tag's manifest
+	local side=$1 repo=locked/gate-$1-$2 port front work gate='' rate_
+	port=$(free_port)
+	front=127.0.0.1:$(free_port)
+	work=$scratch/nginx-$side
+	rm -rf "$work"
+	mkdir -p "$work"
+	start_registry "$mnt" "$port"
+	[ "$side" = taglockfs ] && gate=$scratch/gate.sock
+	nginx_conf "$work" "$front" "127.0.0.1:$port" "$gate" >"$work/nginx.conf"
+	nginx_start "$work" "$front" || die "nginx did not start ($work/error.log)"
+	skopeo --insecure-policy copy -q --dest-tls-verify=false \
+		"oci:$gate_img" "docker://127.0.0.1:$port/$repo:v1" >/dev/null
+	# (the protected tag stays: the daemon refuses to remove it)
+	rate_=$(python3 - "$front" "$gate_puts" "$repo" <<'PY'
+import http.client, sys, time
+host, n, repo = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+path = '/v2/%s/manifests/v1' % repo
+accept = 'application/vnd.oci.image.manifest.v1+json'
+c = http.client.HTTPConnection(host, timeout=30)
+c.request('GET', path, headers={'Accept': accept})
+r = c.getresponse()
+body, ctype = r.read(), r.getheader('Content-Type')
+assert r.status == 200, r.status
+t0 = time.monotonic()
+for _ in range(n):
+    c.request('PUT', path, body=body, headers={'Content-Type': ctype})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 201, r.status
+print('%.1f' % (n / (time.monotonic() - t0)))
+PY
+)
+	record put_via_gate "$side" "$rate_" PUT/s
+	nginx_stop
+	stop_registry
+}
+
+gen_gate_image() { # a one-layer OCI image of 16 KiB, for bench_gate
+	gate_img=$scratch/gate-img
+	[ -d "$gate_img" ] && return 0
+	# shellcheck source=lib/mkoci.sh
+	source "$repo/scripts/lib/mkoci.sh"
+	mkoci "$gate_img" bench-gate-image 1 16 >/dev/null
+}
+
 # ---- run ---------------------------------------------------------------------------------
 
 # run_phase NAME FUNCTION ARGS...: a failing phase is reported, not fatal; a
@@ -562,6 +619,7 @@ report() {
 	fi
 }
 
+if want gate; then gen_gate_image; fi
 if want e2e; then
 	gen_image
 	img_mb=$(du -sb --apparent-size "$img/blobs" | awk '{ printf "%d", $1 / 1000000 }')
@@ -595,6 +653,7 @@ for ((rep = 1; rep <= reps; rep++)); do
 		if want storm; then run_phase "storm $side" bench_storm "$side"; fi
 		if want locked; then run_phase "locked storm $side" bench_locked "$side" "$rep"; fi
 		if want e2e; then run_phase "e2e $side" bench_e2e "$side" "$rep"; fi
+		if want gate && [ $native_only -eq 0 ]; then run_phase "gate $side" bench_gate "$side" "$rep"; fi
 	done
 done
 if want res && [ $native_only -eq 0 ]; then run_phase resources bench_resources; fi

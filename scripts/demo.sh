@@ -39,7 +39,7 @@ cmdline() { printf '   %s$ %s%s\n' "$DIM" "$*" "$R0"; }
 die() { printf '%sdemo.sh: %s%s\n' "$RED" "$*" "$R0" >&2; exit 1; }
 
 # ------------------------------------------------------------ cleanup
-WORK='' STORE='' DAEMON_PID='' REG_PID='' NGX_PID=''
+WORK='' STORE='' DAEMON_PID='' REG_PID=''
 # stop PID: SIGTERM, wait up to 5 s, then SIGKILL.
 stop() {
 	kill -0 "$1" 2>/dev/null || return 0
@@ -53,7 +53,7 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM HUP
 	set +e
-	[ -z "$NGX_PID" ] || stop "$NGX_PID"
+	[ -z "$NGINX_PID" ] || stop "$NGINX_PID"
 	[ -z "$REG_PID" ] || stop "$REG_PID"
 	if [ -n "$STORE" ] && mountpoint -q "$STORE" 2>/dev/null; then
 		for _ in $(seq 30); do
@@ -105,6 +105,9 @@ info "$("$TLK" --version 2>&1 | head -n 1)"
 
 # shellcheck source=lib/mkoci.sh
 source "$SRC/scripts/lib/mkoci.sh"
+# shellcheck source=lib/nginx.sh
+source "$SRC/scripts/lib/nginx.sh"
+NGINX_SRC=$SRC
 
 WORK=$(mktemp -d /tmp/taglockfs-demo.XXXXXX)
 chmod 0755 "$WORK"
@@ -163,45 +166,11 @@ curl -fsS "http://$HOST/v2/" >/dev/null || die "docker-registry does not answer 
 # nginx in front, as an operator runs it: the registry's server {} with the
 # two shipped includes (contrib/nginx/); its own config, pid file and logs.
 FRONT=127.0.0.1:$(free_port)
-mkdir -p "$WORK/nginx/tmp"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 128; }
-http {
-    access_log $WORK/nginx/access.log;
-    client_body_temp_path $WORK/nginx/tmp/body;
-    proxy_temp_path $WORK/nginx/tmp/proxy;
-    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-    scgi_temp_path $WORK/nginx/tmp/scgi;
-    upstream docker-registry { server $HOST; }
-    server {
-        listen $FRONT;
-        client_max_body_size 0;
-        include $SRC/contrib/nginx/taglockfs-gate-server.conf;
-        set \$taglockfs_gate "unix:$GATE:";
-        location /v2/ {
-            include $SRC/contrib/nginx/taglockfs-gate.conf;
-            proxy_set_header Host \$http_host;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-            proxy_read_timeout 900;
-        }
-    }
-}
-EOF
+mkdir -p "$WORK/nginx"
+nginx_conf "$WORK/nginx" "$FRONT" "$HOST" "$GATE" >"$WORK/nginx/nginx.conf"
 info "starting nginx on $FRONT in front of the registry (config $WORK/nginx/nginx.conf)"
 cmdline "nginx -c $WORK/nginx/nginx.conf &"
-nginx -t -q -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" || die "nginx rejects its configuration"
-nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" </dev/null >/dev/null 2>&1 &
-NGX_PID=$!
-for _ in $(seq 100); do
-	curl -fsS "http://$FRONT/v2/" >/dev/null 2>&1 && break
-	sleep 0.1
-done
-curl -fsS "http://$FRONT/v2/" >/dev/null || die "nginx does not answer on $FRONT"
+nginx_start "$WORK/nginx" "$FRONT" || die "nginx did not start (see $WORK/nginx/error.log)"
 
 info "generating two small OCI images (A and B) with scripts/lib/mkoci.sh"
 DIG_A=$(mkoci "$WORK/images/A" taglockfs-demo-image-A 2 16)
