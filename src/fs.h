@@ -88,6 +88,7 @@ struct tlk_fs {
 	struct tlk_live_policy *policy;
 	struct tlk_audit *audit; /* NULL: no audit log */
 	double timeout;		 /* entry/attr timeout, ordinary nodes */
+	double cache_timeout;	 /* the same, for what cannot change */
 	bool passthrough;	 /* kernel passthrough available */
 	bool verify_all_blobs;	 /* verify_blobs=all: hash every blob */
 	struct tlk_protected_set *protected_set; /* owned */
@@ -209,9 +210,13 @@ void tlk_entry_undo(fuse_req_t req, const struct fuse_entry_param *e);
 /* Reply with an entry; when the kernel did not take it, give the lookup
  * back (docs/design.md, "Lookup counts"). */
 void tlk_reply_entry(fuse_req_t req, const struct fuse_entry_param *e);
-/* Kernel cache timeouts for the entry `name` (e->attr filled): 0 for
- * link files, which another node may publish at any moment. */
-void tlk_entry_timeouts(struct tlk_fs *fs, const char *name,
+/* How long the kernel may cache an entry and its attributes
+ * (docs/design.md, "What the kernel may cache"): cache_timeout for what
+ * the rules make immutable, 0 for tag links, timeout for the rest.
+ * tlk_entry_timeouts sets both in `e` (e->attr filled). */
+double tlk_cache_timeout(const struct tlk_fs *fs, const struct tlk_node *node,
+			 const struct stat *st);
+void tlk_entry_timeouts(struct tlk_fs *fs, const struct tlk_node *node,
 			struct fuse_entry_param *e);
 /* Give a new node the caller's ownership (the daemon runs as root). */
 void tlk_chown_new(fuse_req_t req, int dirfd, const char *name);

@@ -17,6 +17,7 @@
 void tlk_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct tlk_inode *inode = tlk_inode_of(req, ino);
+	struct tlk_node node;
 	struct stat st;
 
 	(void)fi;
@@ -25,12 +26,8 @@ void tlk_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, errno);
 		return;
 	}
-	/* A file small enough to be a link may be rewritten by another node
-	 * sharing the storage: its attributes are never cached. */
-	fuse_reply_attr(req, &st,
-			S_ISREG(st.st_mode) && st.st_size <= TLK_LINK_LEN
-			    ? 0.0
-			    : tlk_fs_of(req)->timeout);
+	tlk_where_of(tlk_fs_of(req), inode, &node);
+	fuse_reply_attr(req, &st, tlk_cache_timeout(tlk_fs_of(req), &node, &st));
 }
 
 static int set_size(fuse_req_t req, struct tlk_inode *inode, off_t size,

@@ -15,23 +15,78 @@
 #include "fs.h"
 #include "taglockfs/log.h"
 
-void tlk_entry_timeouts(struct tlk_fs *fs, const char *name,
+/* docs/design.md, "What the kernel may cache". */
+static bool fixed_dir(enum tlk_kind kind)
+{
+	switch (kind) {
+	case TLK_ROOT:
+	case TLK_DOCKER:
+	case TLK_REGISTRY:
+	case TLK_V2:
+	case TLK_REPOS:
+	case TLK_REPO_DIR:
+	case TLK_MANIFESTS:
+	case TLK_TAGS:
+	case TLK_REVISIONS:
+	case TLK_REV_ALG:
+	case TLK_REV_DIG:
+	case TLK_LAYERS:
+	case TLK_LAYER_ALG:
+	case TLK_LAYER_DIG:
+	case TLK_BLOBS:
+	case TLK_BLOB_ALG:
+	case TLK_BLOB_PREFIX:
+	case TLK_BLOB_DIG:
+		return true;
+	default:
+		return false;
+	}
+}
+
+double tlk_cache_timeout(const struct tlk_fs *fs, const struct tlk_node *node,
+			 const struct stat *st)
+{
+	bool one_reg = S_ISREG(st->st_mode) && st->st_nlink == 1;
+
+	switch (node->kind) {
+	/* Hold exactly their own digest once whole (rule 3). */
+	case TLK_REV_LINK:
+	case TLK_TAG_INDEX_LINK:
+	case TLK_LAYER_LINK:
+		return one_reg && st->st_size == TLK_LINK_LEN
+			   ? fs->cache_timeout
+			   : 0.0;
+	/* Content-addressed once not empty (rule 9); an empty one is a
+	 * leftover a publish replaces by another inode (blob.c). */
+	case TLK_BLOB_DATA:
+		return one_reg && st->st_size > 0 ? fs->cache_timeout : 0.0;
+	/* A tag's link is read from storage every time: another node
+	 * sharing the backing directory may publish one any moment. */
+	case TLK_CURRENT_LINK:
+	case TLK_CURRENT_TMP:
+	case TLK_CURRENT_OTHER:
+	case TLK_TAG_INDEX_TMP:
+	case TLK_REV_TMP:
+	case TLK_LAYER_TMP:
+	case TLK_BLOB_TMP:
+		return 0.0;
+	default:
+		break;
+	}
+	if (S_ISDIR(st->st_mode) && fixed_dir(node->kind))
+		return fs->cache_timeout;
+	/* Outside the tree, names like the registry's links are treated as
+	 * links (a mount at an unexpected level). */
+	if (S_ISREG(st->st_mode) && st->st_size <= TLK_LINK_LEN)
+		return 0.0;
+	return fs->timeout;
+}
+
+void tlk_entry_timeouts(struct tlk_fs *fs, const struct tlk_node *node,
 			struct fuse_entry_param *e)
 {
-	/* Links are read from storage every time: another node sharing the
-	 * backing directory may have published one a moment ago. Judged by
-	 * name alone ("link", "link.<id>.tmp"), which needs no look at where
-	 * the parent is; a few other files named so are simply not cached. */
-	bool link = !S_ISDIR(e->attr.st_mode) &&
-		    (strcmp(name, "link") == 0 || tlk_layout_is_link_tmp(name));
-	/* An empty blob file is a leftover a publish will replace by
-	 * another inode (blob.c): never cached either. */
-	bool leftover = S_ISREG(e->attr.st_mode) && e->attr.st_size == 0 &&
-			strcmp(name, "data") == 0;
-	double t = link || leftover ? 0.0 : fs->timeout;
-
-	e->entry_timeout = t;
-	e->attr_timeout = t;
+	e->entry_timeout = tlk_cache_timeout(fs, node, &e->attr);
+	e->attr_timeout = e->entry_timeout;
 }
 
 void tlk_chown_new(fuse_req_t req, int dirfd, const char *name)
@@ -90,7 +145,7 @@ int tlk_make_entry(fuse_req_t req, struct tlk_inode *parent, const char *name,
 	if (!inode)
 		return -ENOMEM;
 	e->ino = (uintptr_t)inode;
-	tlk_entry_timeouts(fs, name, e);
+	tlk_entry_timeouts(fs, &node, e);
 	return 0;
 }
 

@@ -62,19 +62,39 @@ bool tlk_file_sealed(fuse_req_t req, const struct tlk_file *f)
 	return v.kind == TLK_REFUSE;
 }
 
+/* A path-determined link (revision, index, layer) that holds its 71
+ * bytes and has one name: rule 3 keeps them what they are. */
+static bool fixed_content(int fd)
+{
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	       st.st_nlink == 1 && st.st_size == TLK_LINK_LEN;
+}
+
 /* Direct I/O for files the daemon inspects; the page cache kept across
- * opens for blob data; kernel passthrough, where the build and the kernel
- * have it, for every other regular file. */
+ * opens for blob data and for readers of whole path-determined links;
+ * kernel passthrough, where the build and the kernel have it, for every
+ * other regular file (docs/design.md, "What the kernel may cache"). */
 static void choose_io(fuse_req_t req, struct tlk_inode *inode,
 		      struct tlk_file *f, const struct tlk_node *node,
 		      struct fuse_file_info *fi)
 {
 	enum tlk_kind kind = node->kind;
 	bool writes = (fi->flags & O_ACCMODE) != O_RDONLY;
+	bool fixed = !writes && !f->guard && !f->blob &&
+		     tlk_layout_link_class(kind) == TLK_LINK_PATH &&
+		     fixed_content(f->fd);
 
-	fi->direct_io =
-	    f->guard || f->blob || tlk_layout_is_inspected_file(kind);
+	fi->direct_io = !fixed && (f->guard || f->blob ||
+				   tlk_layout_is_inspected_file(kind));
 	fi->keep_cache = 0;
+	/* A reader has nothing to flush: no FLUSH request at its close. */
+	fi->noflush = !writes && !f->guard && !f->blob;
+	if (fixed) { /* rule 3: what is cached is still right */
+		fi->keep_cache = 1;
+		return;
+	}
 	if (!fi->direct_io && f->fd >= 0 && S_ISREG(inode->type))
 		f->passthrough = tlk_passthrough_attach(req, inode, f->fd, fi);
 	/* A writer in the tree keeps no pages in the kernel's cache: a file
@@ -191,7 +211,7 @@ static int pending_entry(fuse_req_t req, struct tlk_inode *dir,
 	if (!n)
 		return -ENOMEM;
 	e->ino = (uintptr_t)n;
-	tlk_entry_timeouts(fs, name, e);
+	tlk_entry_timeouts(fs, node, e);
 	/* Unnamed until published: its link count is about to change, and
 	 * if a verdict never publishes it (or another file takes the name),
 	 * the next lookup must not find it. */

@@ -21,6 +21,7 @@ static const struct fuse_opt specs[] = {
     {"policy=%s", offsetof(struct tlk_options, policy), 0},
     {"audit_log=%s", offsetof(struct tlk_options, audit_log), 0},
     {"timeout=%lf", offsetof(struct tlk_options, timeout), 0},
+    {"cache_timeout=%lf", offsetof(struct tlk_options, cache_timeout), 0},
     {"max_threads=%u", offsetof(struct tlk_options, threads), 0},
     {"no_passthrough", offsetof(struct tlk_options, no_passthrough), 1},
     {"verify_blobs=%s", offsetof(struct tlk_options, verify_blobs), 0},
@@ -91,6 +92,7 @@ int tlk_options_parse(int argc, char *argv[], struct tlk_options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->timeout = 1.0;
+	o->cache_timeout = 60.0;
 	if (fuse_opt_parse(&args, o, specs, on_key) < 0) {
 		fuse_opt_free_args(&args);
 		return -1;
@@ -110,6 +112,10 @@ int tlk_options_parse(int argc, char *argv[], struct tlk_options *o)
 		return -1;
 	if (!o->policy && !(o->policy = strdup(TLK_DEFAULT_POLICY)))
 		return -1;
+	if (o->cache_timeout < 0) {
+		fprintf(stderr, "taglockfs: cache_timeout must not be negative\n");
+		return -1;
+	}
 	if (o->timeout < 0) {
 		fprintf(stderr, "taglockfs: timeout must not be negative\n");
 		return -1;
@@ -156,6 +162,10 @@ void tlk_options_usage(const char *prog)
 	    "    -o audit_log=FILE    append-only JSON-lines decision log\n"
 	    "    -o timeout=SECONDS   kernel cache of ordinary entries and "
 	    "attributes (default 1)\n"
+	    "    -o cache_timeout=SECONDS  the same for what cannot change: "
+	    "path-determined links,\n"
+	    "                         blob data, the tree's directories "
+	    "(default 60)\n"
 	    "    -o max_threads=N     worker threads (default libfuse's)\n"
 	    "    -o no_passthrough    no kernel passthrough, even where "
 	    "available\n"

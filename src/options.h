@@ -23,6 +23,7 @@ struct tlk_options {
 	char *audit_log; /* audit_log=FILE */
 	double
 	    timeout; /* timeout=SECONDS: entry/attr cache of ordinary nodes */
+	double cache_timeout; /* cache_timeout=SECONDS: of immutable ones */
 	unsigned threads;   /* max_threads=N */
 	char *backing;	    /* first non-option argument */
 	char *mountpoint;   /* second (or the first again: in place) */
