@@ -99,11 +99,12 @@ static bool same_fault(const struct tlk_policy_error *a,
 
 /* What one load found, and what applying it changed. */
 struct load_result {
-	struct tlk_policy *policy; /* NULL: the load failed (err says why) */
 	struct policy_ref *old;	   /* replaced: the caller puts it */
 	bool stale;		   /* a newer load was applied first */
 	bool log_fault;		   /* a new fault: log it */
 	bool recovered;		   /* valid after a logged fault */
+	bool changed;		   /* another version than the one in force */
+	size_t entries, immutable; /* of `policy`, counted while owned */
 };
 
 /* Apply a finished load under the lock: only the newest load counts, so
@@ -122,11 +123,14 @@ static void settle(struct tlk_live_policy *lp, unsigned long ticket,
 		lp->shown = *err;
 	} else {
 		lp->settled = ticket;
+		r->changed = !file_id_equal(id, &lp->loaded);
 		r->old = lp->current;
 		lp->current = ref;
 		lp->loaded = *id;
 		r->recovered = lp->shown.fault != TLK_POLICY_OK;
 		memset(&lp->shown, 0, sizeof(lp->shown));
+		/* the same fault coming back is a change again */
+		memset(&lp->rejected, 0, sizeof(lp->rejected));
 	}
 	pthread_mutex_unlock(&lp->lock);
 }
@@ -138,28 +142,29 @@ static int load(struct tlk_live_policy *lp, struct tlk_policy_error *err,
 {
 	unsigned long ticket = atomic_fetch_add(&lp->tickets, 1) + 1;
 	struct policy_ref *ref = NULL;
+	struct tlk_policy *policy;
 	struct file_id id;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
 	file_id_of(lp->path, &id);
-	ret = tlk_policy_load_file(lp->path, &r->policy, err);
+	ret = tlk_policy_load_file(lp->path, &policy, err);
 	if (ret == 0 && !(ref = malloc(sizeof(*ref)))) {
-		tlk_policy_free(r->policy);
-		r->policy = NULL;
+		tlk_policy_free(policy);
 		err->fault = TLK_POLICY_UNREADABLE;
 		snprintf(err->message, sizeof(err->message), "out of memory");
 		ret = -ENOMEM;
 	}
 	if (ref) {
-		ref->policy = r->policy;
+		ref->policy = policy;
 		atomic_init(&ref->refs, 1);
+		/* once swapped in, another load may free it at any time */
+		r->entries = tlk_policy_entry_count(policy);
+		r->immutable = tlk_policy_immutable_count(policy);
 	}
 	settle(lp, ticket, &id, ref, err, r);
-	if (r->stale && ref) {
+	if (r->stale && ref)
 		ref_put(ref);
-		r->policy = NULL;
-	}
 	if (r->old)
 		ref_put(r->old);
 	return ret;
@@ -183,11 +188,11 @@ static int load_now(struct tlk_live_policy *lp, bool at_start, bool always,
 		}
 		return ret;
 	}
-	if (r.policy)
+	/* several operations may have loaded one new version at once */
+	if (!r.stale && (r.changed || r.recovered || always || at_start))
 		tlk_notice("policy %s %s: %zu repository entries, %zu immutable",
 			   lp->path, r.recovered ? "valid again, loaded" : "loaded",
-			   tlk_policy_entry_count(r.policy),
-			   tlk_policy_immutable_count(r.policy));
+			   r.entries, r.immutable);
 	return 0;
 }
 

@@ -180,6 +180,13 @@ def test_policy_state_changes_logged_once_each(tlk):
     assert log.count('policy %s:4:16: ' % p) == 1, log
     assert log.count('cannot open') == 1, log
     assert log.count('valid again') == 1, log
+    # The same fault again, after a good version, is a change again.
+    os.unlink(p)
+    assert tag.overwrite()
+    deadline = time.monotonic() + 5
+    while m.log_text()[mark:].count('cannot open') < 2:
+        assert time.monotonic() < deadline, m.log_text()[mark:]
+        time.sleep(0.05)
 
 
 def test_check_policy_fifo_returns_at_once(tlk):
