@@ -438,7 +438,8 @@ void tlk_audit_close(struct tlk_audit *audit)
 		audit->queued--;
 	}
 	/* give back the room reserved beyond the end (tlk_audit_ready) */
-	if (fstat(audit->fd, &st) == 0 && ftruncate(audit->fd, st.st_size) < 0) {
+	if (fstat(audit->fd, &st) == 0 &&
+	    ftruncate(audit->fd, st.st_size) < 0) {
 		/* the room stays allocated; the records are intact */
 	}
 	fdatasync(audit->fd);

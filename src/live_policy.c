@@ -184,15 +184,17 @@ static int load_now(struct tlk_live_policy *lp, bool at_start, bool always,
 		if (!at_start && !r.stale && (r.log_fault || always)) {
 			tlk_policy_error_format(lp->path, err, text,
 						sizeof(text));
-			tlk_err("policy %s; keeping the last good policy", text);
+			tlk_err("policy %s; keeping the last good policy",
+				text);
 		}
 		return ret;
 	}
 	/* several operations may have loaded one new version at once */
 	if (!r.stale && (r.changed || r.recovered || always || at_start))
-		tlk_notice("policy %s %s: %zu repository entries, %zu immutable",
-			   lp->path, r.recovered ? "valid again, loaded" : "loaded",
-			   r.entries, r.immutable);
+		tlk_notice(
+		    "policy %s %s: %zu repository entries, %zu immutable",
+		    lp->path, r.recovered ? "valid again, loaded" : "loaded",
+		    r.entries, r.immutable);
 	return 0;
 }
 

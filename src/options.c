@@ -137,7 +137,8 @@ int tlk_options_parse(int argc, char *argv[], struct tlk_options *o)
 	if (absolute_policy(o) < 0)
 		return -1;
 	if (o->audit_strict && !o->audit_log) {
-		fprintf(stderr, "taglockfs: audit_strict needs audit_log=FILE\n");
+		fprintf(stderr,
+			"taglockfs: audit_strict needs audit_log=FILE\n");
 		return -1;
 	}
 	if (o->timeout < 0) {

@@ -184,4 +184,3 @@ void tlk_policy_error_format(const char *path,
 	else
 		snprintf(buf, size, "%s: %s", path, err->message);
 }
-
