@@ -117,9 +117,9 @@ FAULTS = {
 
 
 def restore(p, text):
-    if p.is_symlink() or p.is_file():
-        os.unlink(p)
-    elif p.is_dir():
+    """A new file renamed over whatever is there (a directory cannot be
+    renamed over: it is removed first)."""
+    if p.is_dir() and not p.is_symlink():
         os.rmdir(p)
     tmp = p.parent / 'policy.new'
     tmp.write_text(text)
@@ -394,3 +394,12 @@ def test_audit_strict_refuses_new_protected_tag_while_full(tlk, small_fs):
         ['audit_down', 'create']
     rc, out = verify(tlk, audit)
     assert rc == 0, out
+
+
+def test_audit_strict_needs_audit_log(tlk):
+    p = tlk.write_policy(DEFAULT_POLICY)
+    backing, mnt = tlk.tmpdir('backing'), tlk.tmpdir('mnt')
+    r = tlk.run(['-f', '-o', 'policy=%s,audit_strict' % p, backing, mnt])
+    assert r.returncode == 1
+    assert 'audit_strict needs audit_log=FILE' in r.stderr.decode()
+    assert not mounted_fuse(mnt)
