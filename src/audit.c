@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +51,7 @@
 #include <openssl/evp.h>
 
 #include "taglockfs/audit.h"
+#include "taglockfs/log.h"
 
 #define HASH_HEX_LEN 64
 #define AUDIT_LINE_MAX (64 * 1024) /* longest record written or read back */
@@ -64,6 +66,13 @@ struct tlk_audit {
 	json_int_t last_seq;		  /* 0 before the first record */
 	char last_hash[HASH_HEX_LEN + 1]; /* 64 zeros before the first */
 	bool broken;			  /* a torn write could not be undone */
+	/* The backlog: records not written yet, oldest first, in a ring of
+	 * TLK_AUDIT_BACKLOG; `dropped` counts the oldest ones it lost. */
+	json_t *backlog[TLK_AUDIT_BACKLOG];
+	size_t head, queued;
+	long long dropped;
+	int down;	 /* errno of the failed write, 0 while writable */
+	char since[40]; /* when it started failing */
 };
 
 /* What a self-consistent record says about its place in the chain. */
@@ -71,6 +80,16 @@ struct audit_record {
 	json_int_t seq;
 	char prev[HASH_HEX_LEN + 1];
 	char hash[HASH_HEX_LEN + 1];
+	bool is_gap;
+	struct tlk_audit_gap gap; /* when is_gap (line not set) */
+};
+
+/* A change of the log's state, logged after the lock is released. */
+struct audit_change {
+	int went_down;	   /* errno: writes started failing */
+	bool overflowed;   /* the backlog started dropping records */
+	bool recovered;	   /* a gap record and the backlog were written */
+	long long late, dropped;
 };
 
 static void zero_hash(char out[HASH_HEX_LEN + 1])
@@ -193,6 +212,42 @@ static int check_fields(const json_t *obj, const char *line, size_t len,
 	return 0;
 }
 
+static void copy_string(char *dst, size_t size, const json_t *obj,
+			const char *key)
+{
+	const char *v = json_string_value(json_object_get(obj, key));
+
+	snprintf(dst, size, "%s", v ? v : "");
+}
+
+/* A gap record (decision "gap") must say how many records follow it late
+ * and how many were dropped: 0 when good, 1 when bad. */
+static int check_gap(const json_t *obj, struct audit_record *rec,
+		     char *reason, size_t rsize)
+{
+	const char *decision =
+	    json_string_value(json_object_get(obj, "decision"));
+	const json_t *late = json_object_get(obj, "late");
+	const json_t *dropped = json_object_get(obj, "dropped");
+
+	rec->is_gap = decision && strcmp(decision, TLK_AUDIT_GAP) == 0;
+	if (!rec->is_gap)
+		return 0;
+	if (!json_is_integer(late) || json_integer_value(late) < 0 ||
+	    !json_is_integer(dropped) || json_integer_value(dropped) < 0) {
+		snprintf(reason, rsize, "gap record without \"late\" and "
+					"\"dropped\" counts");
+		return 1;
+	}
+	memset(&rec->gap, 0, sizeof(rec->gap));
+	rec->gap.late = json_integer_value(late);
+	rec->gap.dropped = json_integer_value(dropped);
+	copy_string(rec->gap.error, sizeof(rec->gap.error), obj, "error");
+	copy_string(rec->gap.since, sizeof(rec->gap.since), obj, "since");
+	copy_string(rec->gap.until, sizeof(rec->gap.until), obj, "time");
+	return 0;
+}
+
 /* Parse one line (without its newline) and check the record on its own,
  * chain aside. 0 when good, 1 when bad (reason[] says why), -errno. */
 static int check_record(const char *line, size_t len, struct audit_record *rec,
@@ -212,6 +267,8 @@ static int check_record(const char *line, size_t len, struct audit_record *rec,
 		ret = 1;
 	} else {
 		ret = check_fields(obj, line, len, rec, reason, rsize);
+		if (ret == 0)
+			ret = check_gap(obj, rec, reason, rsize);
 	}
 	json_decref(obj);
 	return ret;
@@ -360,10 +417,31 @@ int tlk_audit_open(const char *path, struct tlk_audit **out)
 	return 0;
 }
 
+static int backlog_flush(struct tlk_audit *audit, struct audit_change *chg);
+static void log_change(const struct audit_change *chg);
+
 void tlk_audit_close(struct tlk_audit *audit)
 {
+	struct audit_change chg = {0};
+	struct stat st;
+
 	if (audit == NULL)
 		return;
+	if (!audit->broken && backlog_flush(audit, &chg) < 0)
+		tlk_err("audit log: closing with %zu records never written "
+			"(%lld dropped before them): %s",
+			audit->queued, audit->dropped, strerror(audit->down));
+	log_change(&chg);
+	while (audit->queued > 0) {
+		json_decref(audit->backlog[audit->head]);
+		audit->head = (audit->head + 1) % TLK_AUDIT_BACKLOG;
+		audit->queued--;
+	}
+	/* give back the room reserved beyond the end (tlk_audit_ready) */
+	if (fstat(audit->fd, &st) == 0 &&
+	    ftruncate(audit->fd, st.st_size) < 0) {
+		/* the room stays allocated; the records are intact */
+	}
 	fdatasync(audit->fd);
 	close(audit->fd);
 	pthread_mutex_destroy(&audit->lock);
@@ -482,25 +560,34 @@ static void undo_short_write(struct tlk_audit *audit, size_t written)
 		audit->broken = true;
 }
 
+/* Write the whole line or nothing. A short write (the disk filled up in
+ * the middle) is continued, so the errno that stops it (ENOSPC, EDQUOT,
+ * EFBIG) is the one answered, and its part is taken back. */
 static int write_line(struct tlk_audit *audit, const char *line, size_t len)
 {
+	size_t done = 0;
 	ssize_t n;
+	int err;
 
-	do {
-		n = write(audit->fd, line, len);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n != len) {
-		if (n > 0)
-			undo_short_write(audit, (size_t)n);
-		return -EIO;
+	while (done < len) {
+		n = write(audit->fd, line + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
 	}
-	return 0;
+	if (done == len)
+		return 0;
+	err = n < 0 ? errno : EIO;
+	if (done > 0)
+		undo_short_write(audit, done);
+	return -err;
 }
 
-/* Chain `obj` after the last record and write it. Caller holds the lock. */
-static int chain_and_write(struct tlk_audit *audit, json_t *obj)
+/* Chain `obj` after the last record and write it. Caller holds the lock.
+ * *wrote says whether the failure (if any) was the write itself. */
+static int chain_and_write(struct tlk_audit *audit, json_t *obj, bool *wrote)
 {
 	json_int_t seq;
 	char hash[HASH_HEX_LEN + 1];
@@ -508,6 +595,9 @@ static int chain_and_write(struct tlk_audit *audit, json_t *obj)
 	char *line = NULL;
 	int ret;
 
+	*wrote = false;
+	if (audit->broken)
+		return -EIO;
 	/* A chain that reached the largest sequence number can take no
 	 * more records (found by fuzzing: a crafted last record). */
 	if (audit->last_seq >= (json_int_t)LLONG_MAX)
@@ -525,6 +615,7 @@ static int chain_and_write(struct tlk_audit *audit, json_t *obj)
 	ret = serialize_line(obj, &line, &len);
 	if (ret < 0)
 		return ret;
+	*wrote = true;
 	ret = write_line(audit, line, len);
 	free(line);
 	if (ret < 0)
@@ -534,10 +625,132 @@ static int chain_and_write(struct tlk_audit *audit, json_t *obj)
 	return 0;
 }
 
+/* ---- the backlog: records kept while the log cannot be written ---- */
+
+/* Keep `obj` (a reference is taken) for later; a full ring drops its
+ * oldest record. */
+static void backlog_keep(struct tlk_audit *audit, json_t *obj,
+			 struct audit_change *chg)
+{
+	size_t tail;
+
+	if (audit->queued == TLK_AUDIT_BACKLOG) {
+		json_decref(audit->backlog[audit->head]);
+		audit->head = (audit->head + 1) % TLK_AUDIT_BACKLOG;
+		audit->queued--;
+		if (audit->dropped++ == 0)
+			chg->overflowed = true;
+	}
+	tail = (audit->head + audit->queued) % TLK_AUDIT_BACKLOG;
+	audit->backlog[tail] = json_incref(obj);
+	audit->queued++;
+}
+
+/* The record that says what happened while the log could not be
+ * written: how many records follow it late, how many were lost. */
+static int build_gap(const struct tlk_audit *audit, json_t **out)
+{
+	char when[64];
+	json_t *obj;
+	int ret = format_time(when, sizeof(when));
+
+	if (ret < 0)
+		return ret;
+	obj = json_object();
+	if (obj == NULL)
+		return -ENOMEM;
+	if ((ret = set_string(obj, "decision", TLK_AUDIT_GAP)) < 0 ||
+	    (ret = set_string(obj, "op", "audit")) < 0 ||
+	    (ret = set_string(obj, "reason", "write_failed")) < 0 ||
+	    (ret = set_string(obj, "error", strerror(audit->down))) < 0 ||
+	    (ret = set_string(obj, "since", audit->since)) < 0 ||
+	    (ret = set_string(obj, "time", when)) < 0 ||
+	    json_object_set_new(obj, "late",
+				json_integer((json_int_t)audit->queued)) < 0 ||
+	    json_object_set_new(obj, "dropped",
+				json_integer(audit->dropped)) < 0 ||
+	    json_object_set_new(obj, "pid", json_integer(0)) < 0) {
+		json_decref(obj);
+		return ret < 0 ? ret : -ENOMEM;
+	}
+	*out = obj;
+	return 0;
+}
+
+/* A write failed: remember since when and why. */
+static void note_down(struct tlk_audit *audit, int err,
+		      struct audit_change *chg)
+{
+	if (audit->down == 0) {
+		chg->went_down = err;
+		if (format_time(audit->since, sizeof(audit->since)) < 0)
+			audit->since[0] = '\0';
+	}
+	audit->down = err;
+}
+
+/* Write the gap record and the backlog, oldest first. 0 when nothing is
+ * left to write, else -errno (what is left stays, behind a new gap). */
+static int backlog_flush(struct tlk_audit *audit, struct audit_change *chg)
+{
+	json_t *gap = NULL;
+	bool wrote;
+	int ret;
+
+	if (audit->down == 0 && audit->queued == 0 && audit->dropped == 0)
+		return 0;
+	ret = build_gap(audit, &gap);
+	if (ret == 0)
+		ret = chain_and_write(audit, gap, &wrote);
+	json_decref(gap);
+	if (ret < 0) {
+		if (wrote)
+			note_down(audit, -ret, chg);
+		return ret;
+	}
+	chg->recovered = true;
+	chg->late = (long long)audit->queued;
+	chg->dropped = audit->dropped;
+	audit->dropped = 0;
+	audit->down = 0;
+	while (audit->queued > 0) {
+		json_t *obj = audit->backlog[audit->head];
+
+		ret = chain_and_write(audit, obj, &wrote);
+		if (ret < 0 && wrote) {
+			note_down(audit, -ret, chg);
+			return ret;
+		}
+		/* written, or never writable (too large): either way done */
+		json_decref(obj);
+		audit->head = (audit->head + 1) % TLK_AUDIT_BACKLOG;
+		audit->queued--;
+	}
+	return 0;
+}
+
+static void log_change(const struct audit_change *chg)
+{
+	if (chg->recovered)
+		tlk_notice("audit log: writable again; wrote a gap record, "
+			   "then %lld records late (%lld dropped)",
+			   chg->late, chg->dropped);
+	if (chg->went_down)
+		tlk_err("audit log: cannot write: %s; keeping up to %d "
+			"records in memory until it can",
+			strerror(chg->went_down), TLK_AUDIT_BACKLOG);
+	if (chg->overflowed)
+		tlk_err("audit log: more than %d records not written; "
+			"dropping the oldest (the gap record will count them)",
+			TLK_AUDIT_BACKLOG);
+}
+
 int tlk_audit_append(struct tlk_audit *audit,
 		     const struct tlk_audit_event *event)
 {
+	struct audit_change chg = {0};
 	json_t *obj = NULL;
+	bool wrote = true;
 	int ret;
 
 	if (audit == NULL || event == NULL)
@@ -546,12 +759,38 @@ int tlk_audit_append(struct tlk_audit *audit,
 	if (ret < 0)
 		return ret;
 	pthread_mutex_lock(&audit->lock);
-	if (audit->broken)
-		ret = -EIO;
-	else
-		ret = chain_and_write(audit, obj);
+	ret = backlog_flush(audit, &chg);
+	if (ret == 0)
+		ret = chain_and_write(audit, obj, &wrote);
+	if (ret < 0 && wrote && !audit->broken) {
+		note_down(audit, -ret, &chg);
+		backlog_keep(audit, obj, &chg);
+	}
 	pthread_mutex_unlock(&audit->lock);
 	json_decref(obj);
+	log_change(&chg);
+	return ret;
+}
+
+/* Room for the next record, reserved beyond the end of the file. */
+#define RESERVE_BYTES 8192
+
+int tlk_audit_ready(struct tlk_audit *audit)
+{
+	struct audit_change chg = {0};
+	struct stat st;
+	int ret;
+
+	pthread_mutex_lock(&audit->lock);
+	ret = audit->broken ? -EIO : backlog_flush(audit, &chg);
+	if (ret == 0 && fstat(audit->fd, &st) < 0)
+		ret = -errno;
+	if (ret == 0 && fallocate(audit->fd, FALLOC_FL_KEEP_SIZE, st.st_size,
+				  RESERVE_BYTES) < 0 &&
+	    errno != EOPNOTSUPP && errno != ENOSYS)
+		ret = -errno;
+	pthread_mutex_unlock(&audit->lock);
+	log_change(&chg);
 	return ret;
 }
 
@@ -561,6 +800,8 @@ struct verify_state {
 	json_int_t seq;		     /* of the last good record */
 	char hash[HASH_HEX_LEN + 1]; /* of the last good record */
 	size_t lineno;		     /* of the line being checked */
+	tlk_audit_gap_fn on_gap;     /* may be NULL */
+	void *ctx;
 };
 
 /* Where `rec` breaks the chain, if it does: 0 or 1 (reason[] says). */
@@ -622,6 +863,10 @@ static int verify_line(struct verify_state *vs, const char *line, size_t n,
 		return ret;
 	vs->seq = rec.seq;
 	memcpy(vs->hash, rec.hash, sizeof(rec.hash));
+	if (rec.is_gap && vs->on_gap) {
+		rec.gap.line = vs->lineno;
+		vs->on_gap(vs->ctx, &rec.gap);
+	}
 	return 0;
 }
 
@@ -656,7 +901,15 @@ static int verify_stream(FILE *f, struct verify_state *vs, size_t *good,
 int tlk_audit_verify_file(const char *path, size_t *records, size_t *bad_line,
 			  char *why, size_t why_len)
 {
-	struct verify_state vs = {.seq = 0, .lineno = 0};
+	return tlk_audit_verify_gaps(path, records, bad_line, why, why_len,
+				     NULL, NULL);
+}
+
+int tlk_audit_verify_gaps(const char *path, size_t *records, size_t *bad_line,
+			  char *why, size_t why_len, tlk_audit_gap_fn on_gap,
+			  void *ctx)
+{
+	struct verify_state vs = {.on_gap = on_gap, .ctx = ctx};
 	char reason[REASON_MAX] = "";
 	size_t good = 0;
 	FILE *f;

@@ -25,6 +25,15 @@ static struct tlk_verdict refuse(enum tlk_reason reason)
 	return verdict(TLK_REFUSE, reason);
 }
 
+/* A refusal answered with `error` instead of EPERM. */
+static struct tlk_verdict refuse_with(enum tlk_reason reason, int error)
+{
+	struct tlk_verdict v = verdict(TLK_REFUSE, reason);
+
+	v.error = error;
+	return v;
+}
+
 static struct tlk_verdict allow(enum tlk_reason reason)
 {
 	return verdict(TLK_ALLOW, reason);
@@ -267,7 +276,9 @@ static struct tlk_verdict decide_publish(const struct tlk_facts *f)
 		if (f->next.state != TLK_LINK_VALID)
 			return refuse(TLK_R_MALFORMED);
 		if (!has_content(&f->current))
-			return allow(TLK_R_CREATE);
+			return f->audit_error ? refuse_with(TLK_R_AUDIT_DOWN,
+							    f->audit_error)
+					      : allow(TLK_R_CREATE);
 		if (tlk_link_same(&f->current, &f->next))
 			return allow(TLK_R_IDENTICAL);
 		return refuse(TLK_R_OVERWRITE);
@@ -500,6 +511,8 @@ static const char *const reason_text[TLK_R_COUNT] = {
     [TLK_R_DIGEST_MISMATCH] = "The blob's bytes do not match its digest.",
     [TLK_R_BLOB_IN_USE] = "The blob is needed by a protected tag and cannot "
 			  "be deleted.",
+    [TLK_R_AUDIT_DOWN] = "The audit log cannot be written (audit_strict): "
+			 "no new protected tag until it can.",
 };
 
 static const char *const reason_name[TLK_R_COUNT] = {
@@ -524,6 +537,7 @@ static const char *const reason_name[TLK_R_COUNT] = {
     [TLK_R_WRITE_ONCE] = "write_once",
     [TLK_R_DIGEST_MISMATCH] = "digest_mismatch",
     [TLK_R_BLOB_IN_USE] = "blob_in_use",
+    [TLK_R_AUDIT_DOWN] = "audit_down",
 };
 
 static const char *const op_name[TLK_OP_COUNT] = {

@@ -87,6 +87,7 @@ struct tlk_fs {
 	struct tlk_inode_table inodes;
 	struct tlk_live_policy *policy;
 	struct tlk_audit *audit; /* NULL: no audit log */
+	bool audit_strict;	 /* no new protected tag while it fails */
 	double timeout;		 /* entry/attr timeout, ordinary nodes */
 	double cache_timeout;	 /* the same, for what cannot change */
 	bool passthrough;	 /* kernel passthrough available */
@@ -267,6 +268,10 @@ void tlk_repo_unlock_two(pthread_mutex_t *a, pthread_mutex_t *b);
  * requester. */
 void tlk_report(struct tlk_fs *fs, pid_t pid, const struct tlk_facts *facts,
 		struct tlk_verdict verdict);
+/* The audit_error fact for publishing `facts` (audit_strict): the errno
+ * that keeps the audit log from being written, 0 when it can be or when
+ * the fact does not matter (not strict, not a protected tag). */
+int tlk_report_audit_error(struct tlk_fs *fs, const struct tlk_facts *facts);
 
 /* tag_ops.c: namespace operations that are decided and performed under
  * the repository lock (rule 6). Each returns 0 or -errno; none needs a

@@ -26,22 +26,26 @@ struct policy_ref {
 	atomic_uint refs;
 };
 
-/* What identifies one version of the file. */
+/* What identifies one version of the file (stat, following symlinks). */
 struct file_id {
 	dev_t dev;
 	ino_t ino;
+	mode_t mode;
 	off_t size;
 	struct timespec mtime, ctime;
-	bool present;
+	int error; /* stat failed with this errno: no file to identify */
+	bool known; /* a version was seen at all */
 };
 
 struct tlk_live_policy {
 	char path[PATH_MAX];
-	pthread_mutex_t lock; /* protects current, loaded, rejected */
+	pthread_mutex_t lock; /* protects the fields up to `shown` */
 	struct policy_ref *current;
-	struct file_id loaded;	     /* the file `current` came from */
-	struct file_id rejected;     /* last version that failed to load */
-	pthread_mutex_t reload_lock; /* one reload at a time */
+	struct file_id loaded;	 /* the file `current` came from */
+	struct file_id rejected; /* last version that failed to load */
+	unsigned long settled;	 /* ticket of the newest load applied */
+	struct tlk_policy_error shown; /* the fault logged last, if any */
+	atomic_ulong tickets;	       /* one per load, in start order */
 	pthread_t watcher;
 	bool watching;
 	int wake[2];	  /* SIGHUP and close -> watcher */
@@ -55,11 +59,14 @@ static void file_id_of(const char *path, struct file_id *id)
 	struct stat st;
 
 	memset(id, 0, sizeof(*id));
-	if (stat(path, &st) < 0)
+	id->known = true;
+	if (stat(path, &st) < 0) {
+		id->error = errno;
 		return;
-	id->present = true;
+	}
 	id->dev = st.st_dev;
 	id->ino = st.st_ino;
+	id->mode = st.st_mode;
 	id->size = st.st_size;
 	id->mtime = st.st_mtim;
 	id->ctime = st.st_ctim;
@@ -67,9 +74,9 @@ static void file_id_of(const char *path, struct file_id *id)
 
 static bool file_id_equal(const struct file_id *a, const struct file_id *b)
 {
-	return a->present == b->present && a->dev == b->dev &&
-	       a->ino == b->ino && a->size == b->size &&
-	       a->mtime.tv_sec == b->mtime.tv_sec &&
+	return a->known && b->known && a->error == b->error &&
+	       a->dev == b->dev && a->ino == b->ino && a->mode == b->mode &&
+	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
 	       a->mtime.tv_nsec == b->mtime.tv_nsec &&
 	       a->ctime.tv_sec == b->ctime.tv_sec &&
 	       a->ctime.tv_nsec == b->ctime.tv_nsec;
@@ -83,70 +90,125 @@ static void ref_put(struct policy_ref *ref)
 	}
 }
 
-static void install(struct tlk_live_policy *lp, struct tlk_policy *policy,
-		    const struct file_id *id)
+static bool same_fault(const struct tlk_policy_error *a,
+		       const struct tlk_policy_error *b)
 {
-	struct policy_ref *ref = malloc(sizeof(*ref)), *old;
-
-	if (!ref) {
-		tlk_policy_free(policy);
-		tlk_err(
-		    "policy %s: out of memory; keeping the last good policy",
-		    lp->path);
-		return;
-	}
-	ref->policy = policy;
-	atomic_init(&ref->refs, 1);
-	pthread_mutex_lock(&lp->lock);
-	old = lp->current;
-	lp->current = ref;
-	lp->loaded = *id;
-	pthread_mutex_unlock(&lp->lock);
-	if (old)
-		ref_put(old);
+	return a->fault == b->fault && a->line == b->line &&
+	       a->column == b->column && strcmp(a->message, b->message) == 0;
 }
 
-/* Load the file as it is now; on failure keep what is in force. */
-static int load_now(struct tlk_live_policy *lp, bool at_start,
-		    struct tlk_policy_error *err)
+/* What one load found, and what applying it changed. */
+struct load_result {
+	struct policy_ref *old;	   /* replaced: the caller puts it */
+	bool stale;		   /* a newer load was applied first */
+	bool log_fault;		   /* a new fault: log it */
+	bool recovered;		   /* valid after a logged fault */
+	bool changed;		   /* another version than the one in force */
+	size_t entries, immutable; /* of `policy`, counted while owned */
+};
+
+/* Apply a finished load under the lock: only the newest load counts, so
+ * two concurrent loads cannot put an older version back in force. */
+static void settle(struct tlk_live_policy *lp, unsigned long ticket,
+		   const struct file_id *id, struct policy_ref *ref,
+		   const struct tlk_policy_error *err, struct load_result *r)
 {
+	pthread_mutex_lock(&lp->lock);
+	if (ticket < lp->settled) {
+		r->stale = true;
+	} else if (!ref) {
+		lp->settled = ticket;
+		lp->rejected = *id;
+		r->log_fault = !same_fault(err, &lp->shown);
+		lp->shown = *err;
+	} else {
+		lp->settled = ticket;
+		r->changed = !file_id_equal(id, &lp->loaded);
+		r->old = lp->current;
+		lp->current = ref;
+		lp->loaded = *id;
+		r->recovered = lp->shown.fault != TLK_POLICY_OK;
+		memset(&lp->shown, 0, sizeof(lp->shown));
+		/* the same fault coming back is a change again */
+		memset(&lp->rejected, 0, sizeof(lp->rejected));
+	}
+	pthread_mutex_unlock(&lp->lock);
+}
+
+/* Read and parse with no lock held (the file may be slow, docs/design.md
+ * "Lock order"), then apply. */
+static int load(struct tlk_live_policy *lp, struct tlk_policy_error *err,
+		struct load_result *r)
+{
+	unsigned long ticket = atomic_fetch_add(&lp->tickets, 1) + 1;
+	struct policy_ref *ref = NULL;
 	struct tlk_policy *policy;
 	struct file_id id;
 	int ret;
 
+	memset(r, 0, sizeof(*r));
 	file_id_of(lp->path, &id);
 	ret = tlk_policy_load_file(lp->path, &policy, err);
+	if (ret == 0 && !(ref = malloc(sizeof(*ref)))) {
+		tlk_policy_free(policy);
+		err->fault = TLK_POLICY_UNREADABLE;
+		snprintf(err->message, sizeof(err->message), "out of memory");
+		ret = -ENOMEM;
+	}
+	if (ref) {
+		ref->policy = policy;
+		atomic_init(&ref->refs, 1);
+		/* once swapped in, another load may free it at any time */
+		r->entries = tlk_policy_entry_count(policy);
+		r->immutable = tlk_policy_immutable_count(policy);
+	}
+	settle(lp, ticket, &id, ref, err, r);
+	if (r->stale && ref)
+		ref_put(ref);
+	if (r->old)
+		ref_put(r->old);
+	return ret;
+}
+
+/* Load the file as it is now; on failure keep what is in force. Each
+ * change of the file's state is logged once (a new fault, valid again);
+ * `always` logs a fault even if it is the one logged last (SIGHUP). */
+static int load_now(struct tlk_live_policy *lp, bool at_start, bool always,
+		    struct tlk_policy_error *err)
+{
+	char text[PATH_MAX + 320];
+	struct load_result r;
+	int ret = load(lp, err, &r);
+
 	if (ret < 0) {
-		pthread_mutex_lock(&lp->lock);
-		lp->rejected = id;
-		pthread_mutex_unlock(&lp->lock);
-		if (!at_start)
-			tlk_err("policy %s:%u:%u: %s; keeping the last good "
-				"policy",
-				lp->path, err->line, err->column, err->message);
+		if (!at_start && !r.stale && (r.log_fault || always)) {
+			tlk_policy_error_format(lp->path, err, text,
+						sizeof(text));
+			tlk_err("policy %s; keeping the last good policy",
+				text);
+		}
 		return ret;
 	}
-	install(lp, policy, &id);
-	tlk_notice("policy %s loaded: %zu repository entries, %zu immutable",
-		   lp->path, tlk_policy_entry_count(policy),
-		   tlk_policy_immutable_count(policy));
+	/* several operations may have loaded one new version at once */
+	if (!r.stale && (r.changed || r.recovered || always || at_start))
+		tlk_notice(
+		    "policy %s %s: %zu repository entries, %zu immutable",
+		    lp->path, r.recovered ? "valid again, loaded" : "loaded",
+		    r.entries, r.immutable);
 	return 0;
 }
 
 int tlk_live_policy_reload(struct tlk_live_policy *lp)
 {
 	struct tlk_policy_error err;
-	int ret;
 
-	pthread_mutex_lock(&lp->reload_lock);
-	ret = load_now(lp, false, &err);
-	pthread_mutex_unlock(&lp->reload_lock);
-	return ret;
+	return load_now(lp, false, true, &err);
 }
 
 /* Reload when the file is neither the loaded nor the rejected version. */
 static void refresh(struct tlk_live_policy *lp)
 {
+	struct tlk_policy_error err;
 	struct file_id id;
 	bool changed;
 
@@ -156,7 +218,7 @@ static void refresh(struct tlk_live_policy *lp)
 		  !file_id_equal(&id, &lp->rejected);
 	pthread_mutex_unlock(&lp->lock);
 	if (changed)
-		tlk_live_policy_reload(lp);
+		load_now(lp, false, false, &err);
 }
 
 int tlk_live_policy_open(const char *path, struct tlk_live_policy **out,
@@ -173,9 +235,8 @@ int tlk_live_policy_open(const char *path, struct tlk_live_policy **out,
 	}
 	strcpy(lp->path, path);
 	pthread_mutex_init(&lp->lock, NULL);
-	pthread_mutex_init(&lp->reload_lock, NULL);
 	lp->wake[0] = lp->wake[1] = -1;
-	ret = load_now(lp, true, err);
+	ret = load_now(lp, true, false, err);
 	if (ret < 0) {
 		tlk_live_policy_close(lp);
 		return ret;
@@ -343,6 +404,5 @@ void tlk_live_policy_close(struct tlk_live_policy *lp)
 	if (lp->current)
 		ref_put(lp->current);
 	pthread_mutex_destroy(&lp->lock);
-	pthread_mutex_destroy(&lp->reload_lock);
 	free(lp);
 }

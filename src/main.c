@@ -37,11 +37,20 @@ static int check_policy(const char *path)
 	return 0;
 }
 
+static void show_gap(void *ctx, const struct tlk_audit_gap *gap)
+{
+	printf("%s:%zu: gap: %lld records written late, %lld dropped "
+	       "(audit log not writable from %s to %s: %s)\n",
+	       (const char *)ctx, gap->line, gap->late, gap->dropped,
+	       gap->since, gap->until, gap->error);
+}
+
 static int verify_audit(const char *path)
 {
 	size_t records = 0, bad = 0;
 	char why[512] = "";
-	int ret = tlk_audit_verify_file(path, &records, &bad, why, sizeof(why));
+	int ret = tlk_audit_verify_gaps(path, &records, &bad, why, sizeof(why),
+					show_gap, (void *)path);
 
 	if (ret < 0) {
 		fprintf(stderr, "%s: %s\n", path, strerror(-ret));
@@ -121,6 +130,7 @@ static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 	for (i = 0; i < TLK_REPO_LOCKS; i++)
 		pthread_mutex_init(&fs->repo_locks[i], NULL);
 	fs->verify_all_blobs = o->verify_all_blobs;
+	fs->audit_strict = o->audit_strict;
 	if (tlk_inodes_init(&fs->inodes) < 0 ||
 	    tlk_protected_set_new(&fs->protected_set) < 0)
 		return -1;

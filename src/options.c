@@ -2,10 +2,13 @@
 /*
  * options.c - the daemon's command line (see options.h).
  */
+#include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "options.h"
 
@@ -20,6 +23,7 @@ enum {
 static const struct fuse_opt specs[] = {
     {"policy=%s", offsetof(struct tlk_options, policy), 0},
     {"audit_log=%s", offsetof(struct tlk_options, audit_log), 0},
+    {"audit_strict", offsetof(struct tlk_options, audit_strict), 1},
     {"timeout=%lf", offsetof(struct tlk_options, timeout), 0},
     {"cache_timeout=%lf", offsetof(struct tlk_options, cache_timeout), 0},
     {"max_threads=%u", offsetof(struct tlk_options, threads), 0},
@@ -86,6 +90,28 @@ static int on_key(void *data, const char *arg, int key,
 	}
 }
 
+/* The daemon changes to / when it daemonises and re-reads the policy
+ * later: a relative policy= is made absolute now, against the directory
+ * it was given in. Symlinks are kept (a ConfigMap swaps them). */
+static int absolute_policy(struct tlk_options *o)
+{
+	char cwd[PATH_MAX], *abs;
+
+	if (o->policy[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd))) {
+		fprintf(stderr, "taglockfs: policy=%s: current directory: %s\n",
+			o->policy, strerror(errno));
+		return -1;
+	}
+	if (asprintf(&abs, "%s/%s", strcmp(cwd, "/") ? cwd : "", o->policy) <
+	    0)
+		return -1;
+	free(o->policy);
+	o->policy = abs;
+	return 0;
+}
+
 int tlk_options_parse(int argc, char *argv[], struct tlk_options *o)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -114,6 +140,13 @@ int tlk_options_parse(int argc, char *argv[], struct tlk_options *o)
 		return -1;
 	if (o->cache_timeout < 0) {
 		fprintf(stderr, "taglockfs: cache_timeout must not be negative\n");
+		return -1;
+	}
+	if (absolute_policy(o) < 0)
+		return -1;
+	if (o->audit_strict && !o->audit_log) {
+		fprintf(stderr,
+			"taglockfs: audit_strict needs audit_log=FILE\n");
 		return -1;
 	}
 	if (o->timeout < 0) {
@@ -160,6 +193,9 @@ void tlk_options_usage(const char *prog)
 	    "taglockfs options:\n"
 	    "    -o policy=FILE       YAML tag policy (default %s)\n"
 	    "    -o audit_log=FILE    append-only JSON-lines decision log\n"
+	    "    -o audit_strict      refuse creating a protected tag while "
+	    "the audit log\n"
+	    "                         cannot be written\n"
 	    "    -o timeout=SECONDS   kernel cache of ordinary entries and "
 	    "attributes (default 1)\n"
 	    "    -o cache_timeout=SECONDS  the same for what cannot change: "

@@ -19,8 +19,9 @@
 #define TLK_DEFAULT_POLICY "/etc/taglockfs/policy.yaml"
 
 struct tlk_options {
-	char *policy;	 /* policy=FILE */
+	char *policy;	 /* policy=FILE, made absolute by the parser */
 	char *audit_log; /* audit_log=FILE */
+	int audit_strict; /* audit_strict: no unrecorded protected change */
 	double
 	    timeout; /* timeout=SECONDS: entry/attr cache of ordinary nodes */
 	double cache_timeout; /* cache_timeout=SECONDS: of immutable ones */

@@ -25,7 +25,6 @@
  * `*` entries match without looking at the name.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,13 +32,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml.h>
 
 #include "taglockfs/policy.h"
 
-#define POLICY_MAX_BYTES (1024 * 1024)
+#define POLICY_MAX_BYTES TLK_POLICY_MAX_BYTES
 #define SHOW_MAX 40
 #define YAML_CORE_PREFIX "tag:yaml.org,2002:"
 
@@ -810,6 +807,7 @@ static int resolve(struct tlk_policy *pol)
 
 static void error_clear(struct tlk_policy_error *err)
 {
+	err->fault = TLK_POLICY_OK;
 	err->line = 0;
 	err->column = 0;
 	err->message[0] = '\0';
@@ -859,6 +857,7 @@ int tlk_policy_load_buffer(const char *buf, size_t len, struct tlk_policy **out,
 	}
 	*out = NULL;
 	if (len > POLICY_MAX_BYTES) {
+		err->fault = TLK_POLICY_INVALID;
 		snprintf(err->message, sizeof(err->message),
 			 "policy is larger than 1 MiB (%zu bytes)", len);
 		return -EFBIG;
@@ -874,106 +873,13 @@ int tlk_policy_load_buffer(const char *buf, size_t len, struct tlk_policy **out,
 		c.buf = "";
 	rc = run_parser(&c);
 	if (rc) {
+		err->fault = rc == -ENOMEM ? TLK_POLICY_UNREADABLE
+					   : TLK_POLICY_INVALID;
 		tlk_policy_free(c.pol);
 		return rc;
 	}
 	*out = c.pol;
 	return 0;
-}
-
-/* Read at most POLICY_MAX_BYTES + 1 bytes of fd into a new buffer. */
-static int read_all(int fd, size_t hint, char **out, size_t *len)
-{
-	size_t cap = hint < POLICY_MAX_BYTES ? hint + 1 : POLICY_MAX_BYTES + 1;
-	size_t used = 0;
-	char *buf = malloc(cap);
-
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n;
-
-		if (used == cap) {
-			char *grown;
-
-			if (cap > POLICY_MAX_BYTES)
-				break;
-			cap = cap * 2 > POLICY_MAX_BYTES + 1
-				  ? POLICY_MAX_BYTES + 1
-				  : cap * 2;
-			grown = realloc(buf, cap);
-			if (!grown) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = grown;
-		}
-		n = read(fd, buf + used, cap - used);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			free(buf);
-			return -e;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-	}
-	*out = buf;
-	*len = used;
-	return 0;
-}
-
-int tlk_policy_load_file(const char *path, struct tlk_policy **out,
-			 struct tlk_policy_error *err)
-{
-	struct tlk_policy_error dummy;
-	struct stat st;
-	size_t len = 0;
-	char *buf = NULL;
-	int fd, rc;
-
-	if (!err)
-		err = &dummy;
-	error_clear(err);
-	if (out)
-		*out = NULL;
-	if (!path || !out) {
-		snprintf(err->message, sizeof(err->message),
-			 "invalid argument");
-		return -EINVAL;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err->message, sizeof(err->message),
-			 "cannot open %s: %s", path, strerror(-rc));
-		return rc;
-	}
-	rc = fstat(fd, &st) ? -errno : 0;
-	if (!rc && S_ISDIR(st.st_mode))
-		rc = -EISDIR;
-	if (!rc)
-		rc = read_all(fd,
-			      S_ISREG(st.st_mode) ? (size_t)st.st_size : 4096,
-			      &buf, &len);
-	close(fd);
-	if (rc) {
-		snprintf(err->message, sizeof(err->message),
-			 "cannot read %s: %s", path, strerror(-rc));
-		return rc;
-	}
-	if (len > POLICY_MAX_BYTES) {
-		free(buf);
-		snprintf(err->message, sizeof(err->message),
-			 "policy file is larger than 1 MiB");
-		return -EFBIG;
-	}
-	rc = tlk_policy_load_buffer(buf, len, out, err);
-	free(buf);
-	return rc;
 }
 
 /* ---- queries (hot path: no allocation, no lock) ------------------------ */

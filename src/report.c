@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * report.c - turn a verdict worth reporting into a log line and an audit
- * record. Deciding happened elsewhere (decide.c); this file only words it.
+ * record. Deciding happened elsewhere (decide.c); this file only words it,
+ * and says (for audit_strict) whether a record can be written at all.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -109,8 +110,16 @@ void tlk_report(struct tlk_fs *fs, pid_t pid, const struct tlk_facts *f,
 		    .pid = pid,
 		    .comm = comm,
 		};
-		int ret = tlk_audit_append(fs->audit, &ev);
-		if (ret < 0)
-			tlk_err("audit log: %s", strerror(-ret));
+		/* A failed write is kept and logged by the audit log itself,
+		 * once per change of its state (audit.h). */
+		(void)tlk_audit_append(fs->audit, &ev);
 	}
+}
+
+int tlk_report_audit_error(struct tlk_fs *fs, const struct tlk_facts *f)
+{
+	if (!fs->audit_strict || !fs->audit || !f->tag_protected ||
+	    tlk_layout_link_class(f->node.kind) != TLK_LINK_TAG)
+		return 0;
+	return -tlk_audit_ready(fs->audit);
 }

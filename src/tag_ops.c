@@ -330,6 +330,7 @@ static int publish_locked(struct tlk_fs *fs, pid_t pid, int dirfd,
 	if (node->kind == TLK_TAG_INDEX_LINK && f.tag_protected)
 		note_error(&f, tlk_facts_tag_current(dirfd, TLK_TAG_INDEX_DIG,
 						     &f.tag_current));
+	f.audit_error = tlk_report_audit_error(fs, &f); /* audit_strict */
 	v = tlk_decide(&f);
 	*found = f.current;
 	if (v.kind == TLK_REFUSE) {

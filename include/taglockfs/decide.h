@@ -101,6 +101,10 @@ struct tlk_facts {
 	size_t current_size; /* TRUNCATE: bytes in the file now */
 	bool in_use;	     /* REMOVE/RENAME of a revision link: a protected
 				tag points to it */
+
+	/* PUBLISH_LINK of a protected tag under audit_strict: the audit log
+	 * cannot be written (this errno), so a new tag would go unrecorded. */
+	int audit_error;
 };
 
 enum tlk_verdict_kind {
@@ -135,6 +139,8 @@ enum tlk_reason {
 	TLK_R_WRITE_ONCE,      /* an existing blob never changes */
 	TLK_R_DIGEST_MISMATCH, /* the bytes are not the blob's digest */
 	TLK_R_BLOB_IN_USE,     /* a protected tag needs the blob */
+	TLK_R_AUDIT_DOWN,      /* audit_strict: the audit log cannot be
+				  written, so no new protected tag */
 	TLK_R_COUNT
 };
 

@@ -28,19 +28,43 @@
 
 struct tlk_policy; /* opaque */
 
-/* Where and why parsing failed. line and column are 1-based; 0 when the
- * error is not tied to a position (e.g. the file cannot be opened). */
+#define TLK_POLICY_MAX_BYTES (1024 * 1024) /* larger files are refused */
+
+/* What was wrong with the policy file, for a log line per change of
+ * state (live_policy.c). */
+enum tlk_policy_fault {
+	TLK_POLICY_OK = 0,
+	TLK_POLICY_MISSING,	/* no such file (ENOENT, ENOTDIR) */
+	TLK_POLICY_UNREADABLE,	/* cannot be opened or read (EACCES, ELOOP,
+				   EIO, ...) */
+	TLK_POLICY_NOT_REGULAR, /* a directory, FIFO, socket or device */
+	TLK_POLICY_INVALID,	/* read, but not a valid policy */
+};
+
+/* Where and why loading failed. line and column are 1-based; 0 when the
+ * error is not tied to a position (the file cannot be opened, is not a
+ * regular file, ...). The message never names the file: the caller
+ * prefixes it (tlk_policy_error_format). */
 struct tlk_policy_error {
+	enum tlk_policy_fault fault;
 	unsigned line;
 	unsigned column;
 	char message[256];
 };
 
-/* Parse a policy file. Returns 0 and sets *out, or -errno-like negative
- * value (-EINVAL for bad content, -errno for I/O) and fills *err.
- * The result is freed with tlk_policy_free(). */
+/* Parse a policy file. Only a regular file is read (symlinks followed);
+ * opening never blocks, so a FIFO or a device in its place is an error
+ * (TLK_POLICY_NOT_REGULAR), never a hang. Returns 0 and sets *out, or a
+ * negative errno-like value (-EINVAL for bad content or a file that is
+ * not regular, -EISDIR, -errno for I/O) and fills *err. The result is
+ * freed with tlk_policy_free(). */
 int tlk_policy_load_file(const char *path, struct tlk_policy **out,
 			 struct tlk_policy_error *err);
+
+/* "FILE:LINE:COL: message" for a position, "FILE: message" otherwise. */
+void tlk_policy_error_format(const char *path,
+			     const struct tlk_policy_error *err, char *buf,
+			     size_t size);
 
 /* The same from memory (used by tests and by the loader). */
 int tlk_policy_load_buffer(const char *buf, size_t len, struct tlk_policy **out,

@@ -107,6 +107,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   "error at line %u, the input ends at line %u: %s",
 			   err.line, last_line(data, size), err.message);
 		FUZZ_CHECK(err.message[0] != '\0', "-EINVAL without a message");
+		FUZZ_CHECK(err.fault == TLK_POLICY_INVALID,
+			   "-EINVAL with fault %d: %s", (int)err.fault,
+			   err.message);
 	} else {
 		FUZZ_CHECK(rc == -ENOMEM || (rc == -EFBIG && size > POLICY_MAX),
 			   "rc %d (%s) for %zu bytes", rc, err.message, size);

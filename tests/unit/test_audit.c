@@ -464,39 +464,236 @@ static void concurrent_appends(void **state)
 	expect_good(fx->path, 1600);
 }
 
-/* A disk that fills up in the middle of a record (RLIMIT_FSIZE makes the
- * write short) must not leave a torn line behind. */
+/* The file may grow to `bytes` at most: RLIMIT_FSIZE makes write(2) fail
+ * with EFBIG (or write short) as a full disk fails with ENOSPC; no mock.
+ * 0 restores the limit. */
+static void limit_file_size(off_t bytes)
+{
+	static struct rlimit old;
+	static bool saved;
+	struct rlimit lim;
+
+	if (!saved) {
+		getrlimit(RLIMIT_FSIZE, &old);
+		saved = true;
+	}
+	if (bytes == 0) {
+		setrlimit(RLIMIT_FSIZE, &old);
+		signal(SIGXFSZ, SIG_DFL);
+		return;
+	}
+	signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = (rlim_t)bytes;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/* The gap records the verifier reports. */
+struct gaps {
+	size_t count;
+	struct tlk_audit_gap gap[4];
+};
+
+static void note_gap(void *ctx, const struct tlk_audit_gap *gap)
+{
+	struct gaps *g = ctx;
+
+	if (g->count < 4)
+		g->gap[g->count] = *gap;
+	g->count++;
+}
+
+static void expect_good_gaps(const char *path, size_t records,
+			     struct gaps *g)
+{
+	char why[512] = "";
+	size_t bad = 99, good = 0;
+	int ret;
+
+	memset(g, 0, sizeof(*g));
+	ret = tlk_audit_verify_gaps(path, &good, &bad, why, sizeof(why),
+				    note_gap, g);
+	if (ret != 0)
+		fail_msg("verify: %d %s", ret, why);
+	assert_int_equal(good, records);
+}
+
+static json_t *record_at(const char *path, size_t want)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0, n = 0;
+	json_t *obj = NULL;
+
+	assert_non_null(f);
+	while (getline(&line, &cap, f) >= 0)
+		if (++n == want) {
+			obj = json_loads(line, 0, NULL);
+			break;
+		}
+	free(line);
+	fclose(f);
+	assert_non_null(obj);
+	return obj;
+}
+
+/* A disk that fills up in the middle of a record must not leave a torn
+ * line behind, and the write's own errno is answered (EFBIG here, ENOSPC
+ * on a full disk; it used to be EIO). The two records are kept and
+ * written, behind a gap record, once there is room again. */
 static void short_write_leaves_log_intact(void **state)
 {
 	struct fixture *fx = *state;
-	struct tlk_audit_event ev = {.decision = "allow", .tag = "v9"};
+	struct tlk_audit_event ev = {.decision = "refuse", .tag = "v9"};
 	struct tlk_audit *audit = NULL;
-	struct rlimit old, lim;
-	struct stat st;
+	struct gaps g;
+	off_t size;
+	json_t *obj;
 	int r1, r2, r3;
 
 	append_records(fx->path, 1, 3);
-	assert_int_equal(stat(fx->path, &st), 0);
+	size = file_size(fx->path);
 	assert_int_equal(tlk_audit_open(fx->path, &audit), 0);
-	signal(SIGXFSZ, SIG_IGN);
-	getrlimit(RLIMIT_FSIZE, &old);
-	lim = old;
-	lim.rlim_cur = (rlim_t)st.st_size + 30; /* room for part of a line */
-	setrlimit(RLIMIT_FSIZE, &lim);
+	limit_file_size(size + 30); /* room for part of a line */
 	r1 = tlk_audit_append(audit, &ev);
-	lim.rlim_cur = (rlim_t)st.st_size; /* no room at all */
-	setrlimit(RLIMIT_FSIZE, &lim);
+	limit_file_size(size); /* no room at all */
+	ev.tag = "v10";
 	r2 = tlk_audit_append(audit, &ev);
-	setrlimit(RLIMIT_FSIZE, &old);
-	signal(SIGXFSZ, SIG_DFL);
-	assert_int_equal(r1, -EIO);
+	limit_file_size(0);
+	assert_int_equal(r1, -EFBIG);
 	assert_int_equal(r2, -EFBIG);
+	assert_int_equal(file_size(fx->path), size);
 	expect_good(fx->path, 3);
-	/* Once there is room again the chain simply goes on. */
+	/* Once there is room again: the gap record, the two kept records in
+	 * their order, then the new one. */
+	ev.tag = "v11";
 	r3 = tlk_audit_append(audit, &ev);
 	tlk_audit_close(audit);
 	assert_int_equal(r3, 0);
-	expect_good(fx->path, 4);
+	expect_good_gaps(fx->path, 7, &g);
+	assert_int_equal(g.count, 1);
+	assert_int_equal(g.gap[0].line, 4);
+	assert_int_equal(g.gap[0].late, 2);
+	assert_int_equal(g.gap[0].dropped, 0);
+	assert_string_equal(g.gap[0].error, strerror(EFBIG));
+	assert_true(g.gap[0].since[0] != '\0');
+	obj = record_at(fx->path, 4);
+	assert_string_equal(member(obj, "decision"), "gap");
+	json_decref(obj);
+	obj = record_at(fx->path, 5);
+	assert_string_equal(member(obj, "tag"), "v9");
+	json_decref(obj);
+	obj = record_at(fx->path, 6);
+	assert_string_equal(member(obj, "tag"), "v10");
+	json_decref(obj);
+	obj = record_at(fx->path, 7);
+	assert_string_equal(member(obj, "tag"), "v11");
+	json_decref(obj);
+}
+
+/* More failed records than the backlog holds: the oldest are dropped and
+ * the gap record counts them; the newest TLK_AUDIT_BACKLOG are written. */
+static void backlog_overflow_counts_dropped(void **state)
+{
+	struct fixture *fx = *state;
+	struct tlk_audit *audit = NULL;
+	char tag[32];
+	struct tlk_audit_event ev = {.decision = "refuse", .tag = tag};
+	const int extra = 5;
+	struct gaps g;
+	json_t *obj;
+	int i;
+
+	append_records(fx->path, 1, 1);
+	assert_int_equal(tlk_audit_open(fx->path, &audit), 0);
+	limit_file_size(file_size(fx->path));
+	for (i = 0; i < TLK_AUDIT_BACKLOG + extra; i++) {
+		snprintf(tag, sizeof(tag), "late%d", i);
+		assert_int_equal(tlk_audit_append(audit, &ev), -EFBIG);
+	}
+	limit_file_size(0);
+	tlk_audit_close(audit); /* closing writes what it holds */
+	expect_good_gaps(fx->path, 2 + TLK_AUDIT_BACKLOG, &g);
+	assert_int_equal(g.count, 1);
+	assert_int_equal(g.gap[0].line, 2);
+	assert_int_equal(g.gap[0].late, TLK_AUDIT_BACKLOG);
+	assert_int_equal(g.gap[0].dropped, extra);
+	obj = record_at(fx->path, 3);
+	snprintf(tag, sizeof(tag), "late%d", extra);
+	assert_string_equal(member(obj, "tag"), tag);
+	json_decref(obj);
+}
+
+/* audit_strict asks whether a record can be written: room is reserved
+ * beyond the end of the file (the file does not grow), and while records
+ * are kept because writing fails, the answer is that write's errno. */
+static void ready_reports_no_room(void **state)
+{
+	struct fixture *fx = *state;
+	struct tlk_audit_event ev = {.decision = "allow", .tag = "v1"};
+	struct tlk_audit *audit = NULL;
+	off_t size;
+	int r1, r2, r3;
+
+	append_records(fx->path, 1, 2);
+	size = file_size(fx->path);
+	assert_int_equal(tlk_audit_open(fx->path, &audit), 0);
+	assert_int_equal(tlk_audit_ready(audit), 0);
+	assert_int_equal(file_size(fx->path), size); /* reserved, not grown */
+	limit_file_size(size);
+	r2 = tlk_audit_append(audit, &ev); /* kept */
+	r1 = tlk_audit_ready(audit);
+	limit_file_size(0);
+	r3 = tlk_audit_ready(audit); /* writes the backlog */
+	tlk_audit_close(audit);
+	assert_int_equal(r1, -EFBIG);
+	assert_int_equal(r2, -EFBIG);
+	assert_int_equal(r3, 0);
+	expect_good(fx->path, 4); /* 2, the gap, the kept record */
+	assert_int_equal(file_size(fx->path) > size, 1);
+}
+
+/* A gap record must carry its counts; a forged one without them is a bad
+ * record even with a correct hash. */
+static void gap_record_without_counts(void **state)
+{
+	struct fixture *fx = *state;
+	struct tlk_audit_event ev = {.decision = "allow", .tag = "v1"};
+	struct tlk_audit *audit = NULL;
+	char *lines[MAX_LINES], *p;
+	json_t *obj;
+	size_t n;
+
+	append_records(fx->path, 1, 1);
+	assert_int_equal(tlk_audit_open(fx->path, &audit), 0);
+	limit_file_size(file_size(fx->path));
+	assert_int_equal(tlk_audit_append(audit, &ev), -EFBIG);
+	limit_file_size(0);
+	assert_int_equal(tlk_audit_append(audit, &ev), 0);
+	tlk_audit_close(audit);
+	n = read_lines(fx->path, lines);
+	assert_int_equal(n, 4);
+	obj = json_loads(lines[1], 0, NULL);
+	assert_non_null(obj);
+	json_object_del(obj, "dropped");
+	p = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(obj);
+	free(lines[1]);
+	lines[1] = rehash(p);
+	free(p);
+	write_lines(fx->path, lines, n);
+	expect_bad(fx->path, 2,
+		   "line 2: gap record without \"late\" and \"dropped\" "
+		   "counts");
+	free_lines(lines, n);
 }
 
 /* A log of 10 records; the tamper tests edit it. */
@@ -960,6 +1157,9 @@ int main(void)
 	    T(second_writer_refused),
 	    T(concurrent_appends),
 	    T(short_write_leaves_log_intact),
+	    T(backlog_overflow_counts_dropped),
+	    T(ready_reports_no_room),
+	    T(gap_record_without_counts),
 	    T(tamper_digest_char),
 	    T(tamper_delete_middle),
 	    T(tamper_delete_first),

@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1008,14 +1011,108 @@ static void test_missing_file(void **state)
 	assert_null(pol);
 	assert_int_equal(err.line, 0);
 	assert_int_equal(err.column, 0);
-	snprintf(want, sizeof(want), "cannot open %s: %s", path,
-		 strerror(ENOENT));
+	snprintf(want, sizeof(want), "cannot open: %s", strerror(ENOENT));
 	assert_string_equal(err.message, want);
+	assert_int_equal(err.fault, TLK_POLICY_MISSING);
+	/* "FILE: reason" for a file-level error, never "FILE:0:0:" */
+	tlk_policy_error_format(path, &err, want, sizeof(want));
+	assert_string_equal(want, DATA "does-not-exist.yaml: cannot open: "
+				  "No such file or directory");
+}
 
-	assert_int_equal(tlk_policy_load_file(TLK_TEST_DATA, &pol, &err),
-			 -EISDIR);
+/* A policy file error: no position, the fault, the message. */
+static void expect_file_fault(const char *path, int rc,
+			      enum tlk_policy_fault fault, const char *message)
+{
+	struct tlk_policy *pol = (struct tlk_policy *)&pol;
+	struct tlk_policy_error err;
+
+	assert_int_equal(tlk_policy_load_file(path, &pol, &err), rc);
+	assert_null(pol);
 	assert_int_equal(err.line, 0);
-	assert_non_null(strstr(err.message, strerror(EISDIR)));
+	assert_int_equal(err.column, 0);
+	assert_int_equal(err.fault, fault);
+	assert_string_equal(err.message, message);
+}
+
+/* Only a regular file is read, after following symlinks; anything else is
+ * an error at once. A FIFO with no writer used to block the reader for
+ * ever (this test would hang, and meson's timeout fail it). */
+static void test_not_regular_files(void **state)
+{
+	char dir[] = "/tmp/test_policy.XXXXXX", path[128], good[128];
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct tlk_policy *pol = NULL;
+	struct tlk_policy_error err;
+	int sock;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	expect_file_fault(dir, -EISDIR, TLK_POLICY_NOT_REGULAR,
+			  "not a regular file: a directory");
+
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	expect_file_fault(path, -EINVAL, TLK_POLICY_NOT_REGULAR,
+			  "not a regular file: a FIFO");
+	/* a symlink to it is the same */
+	snprintf(good, sizeof(good), "%s/to-fifo", dir);
+	assert_int_equal(symlink("fifo", good), 0);
+	expect_file_fault(good, -EINVAL, TLK_POLICY_NOT_REGULAR,
+			  "not a regular file: a FIFO");
+	unlink(good);
+	unlink(path);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", dir);
+	sock = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(sock >= 0);
+	assert_int_equal(bind(sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	expect_file_fault(sa.sun_path, -EINVAL, TLK_POLICY_NOT_REGULAR,
+			  "not a regular file: a socket");
+	close(sock);
+	unlink(sa.sun_path);
+
+	expect_file_fault("/dev/null", -EINVAL, TLK_POLICY_NOT_REGULAR,
+			  "not a regular file: a character device");
+
+	/* a loop of symlinks */
+	snprintf(path, sizeof(path), "%s/a", dir);
+	snprintf(good, sizeof(good), "%s/b", dir);
+	assert_int_equal(symlink("b", path), 0);
+	assert_int_equal(symlink("a", good), 0);
+	expect_file_fault(path, -ELOOP, TLK_POLICY_UNREADABLE,
+			  "cannot open: Too many levels of symbolic links "
+			  "(a symlink loop?)");
+	unlink(path);
+	unlink(good);
+
+	/* a symlink to a regular file is followed */
+	snprintf(good, sizeof(good), "%s/real.yaml", dir);
+	snprintf(path, sizeof(path), "%s/link.yaml", dir);
+	assert_int_equal(symlink(DATA "empty.yaml", path), 0);
+	assert_int_equal(tlk_policy_load_file(path, &pol, &err), -EINVAL);
+	assert_int_equal(err.fault, TLK_POLICY_INVALID);
+	assert_int_equal(err.line, 1);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Where the error is tied to a position, the line and column follow the
+ * file name. */
+static void test_error_format(void **state)
+{
+	struct tlk_policy_error err = {.fault = TLK_POLICY_INVALID,
+				       .line = 3,
+				       .column = 7,
+				       .message = "unknown key 'x'"};
+	char buf[128];
+
+	(void)state;
+	tlk_policy_error_format("/etc/p.yaml", &err, buf, sizeof(buf));
+	assert_string_equal(buf, "/etc/p.yaml:3:7: unknown key 'x'");
+	err.line = err.column = 0;
+	tlk_policy_error_format("/etc/p.yaml", &err, buf, sizeof(buf));
+	assert_string_equal(buf, "/etc/p.yaml: unknown key 'x'");
 }
 
 static void test_size_limit(void **state)
@@ -1093,6 +1190,8 @@ int main(void)
 	    cmocka_unit_test(test_buffer_length_is_honoured),
 	    cmocka_unit_test(test_invalid_files),
 	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_not_regular_files),
+	    cmocka_unit_test(test_error_format),
 	    cmocka_unit_test(test_size_limit),
 	    cmocka_unit_test(test_null_policy_queries),
 	};
