@@ -263,3 +263,140 @@ def test_racing_first_pushes_through_registry_leave_no_debris(
     # The interleaving that leaves debris did happen (on the unfixed
     # daemon about one round in four keeps the loser's entry).
     assert swept > 0, 'no round raced: the test proved nothing'
+
+
+# ------------------------------------------------- item 9: smaller defects
+
+def test_mknod_is_reported_as_mknod(tlk):
+    """A refused fifo in the tree is audited and logged as `mknod`, a
+    refused symlink as `symlink`, a refused directory as `mkdir`."""
+    m = tlk.mount(audit=True)
+    write_link(tag_link(m.root, REPO, 'v1'), digest('mknod'))
+    cur = tag_link(m.root, REPO, 'v1').parent
+    mark = m.log_mark()
+    expect_errno(errno.EPERM, os.mkfifo, cur / 'fifo')
+    expect_errno(errno.EPERM, os.symlink, '/etc/hostname', cur / 'sym')
+    expect_errno(errno.EPERM, os.makedirs,
+                 index_link(m.root, REPO, 'v1', digest('other')).parent)
+    m.wait_line('refused mknod of %s:v1' % REPO, start=mark)
+    m.wait_line('refused symlink of %s:v1' % REPO, start=mark)
+    ops = [(r['op'], r['reason']) for r in audit_records(m)
+           if r['decision'] == 'refuse']
+    assert ops == [('mknod', 'shape'), ('symlink', 'shape'),
+                   ('mkdir', 'index_other_digest')], ops
+
+
+O_PATH = 0o10000000
+O_CLOEXEC = 0o2000000
+
+
+def daemon_fd_flags(m, path):
+    """The open flags of every descriptor the daemon holds on `path`,
+    except its O_PATH inode descriptors."""
+    want = os.path.realpath(path)
+    out = []
+    for fd in os.listdir('/proc/%d/fd' % m.proc.pid):
+        try:
+            if os.readlink('/proc/%d/fd/%s' % (m.proc.pid, fd)) != want:
+                continue
+            with open('/proc/%d/fdinfo/%s' % (m.proc.pid, fd)) as f:
+                info = f.read()
+        except OSError:
+            continue
+        flags = int(info.split('flags:')[1].split()[0], 8)
+        if not flags & O_PATH:
+            out.append(flags)
+    return out
+
+
+@pytest.mark.parametrize('where', ['outside', 'upload'])
+def test_file_handles_are_close_on_exec(tlk, where):
+    """The daemon's descriptor behind an ordinary open or create is never
+    inherited by anything it might start."""
+    m = tlk.mount()
+    rel = ('scratch' if where == 'outside'
+           else 'docker/registry/v2/repositories/%s/_uploads/u1' % REPO)
+    os.makedirs(m.mnt / rel)
+    new = m.mnt / rel / 'new'
+    fd = os.open(new, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        flags = daemon_fd_flags(m, m.backing / rel / 'new')
+        assert flags and all(f & O_CLOEXEC for f in flags), \
+            'create: %s' % [oct(f) for f in flags]
+    finally:
+        os.close(fd)
+    fd = os.open(new, os.O_WRONLY)
+    try:
+        flags = daemon_fd_flags(m, m.backing / rel / 'new')
+        assert flags and all(f & O_CLOEXEC for f in flags), \
+            'open: %s' % [oct(f) for f in flags]
+    finally:
+        os.close(fd)
+
+
+PUT_28 = """
+import os, sys
+p, data = sys.argv[1], sys.argv[2].encode()
+os.makedirs(os.path.dirname(p), exist_ok=True)
+fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
+os.ftruncate(fd, 0)
+assert os.write(fd, data) == len(data)
+os.fsync(fd)
+os.close(fd)
+"""
+
+
+def run_as(uid, gid, *files):
+    """Write each (path, content) with 2.8's steps as uid:gid (no
+    supplementary groups)."""
+    for path, content in files:
+        r = subprocess.run(['/usr/bin/python3', '-c', PUT_28, str(path),
+                            content], user=uid, group=gid, extra_groups=[],
+                           capture_output=True, text=True, timeout=30,
+                           cwd='/')
+        assert r.returncode == 0, '%s: %s' % (path, r.stderr)
+
+
+def test_root_with_own_group_creates_with_that_group(tlk):
+    """Root running with group 4321 (a registry container's root, say):
+    every file and directory it creates gets group 4321, link files
+    included, as on the backing filesystem itself."""
+    m = tlk.mount()
+    d = digest('root-group')
+    files = [(rev_link(m.root, REPO, d), d),
+             (index_link(m.root, REPO, 'grp', d), d),
+             (tag_link(m.root, REPO, 'grp'), d),
+             (m.mnt / 'scratch' / 'plain', 'x')]
+    run_as(0, 4321, *files)
+    for path, _ in files:
+        b = m.backing / path.relative_to(m.mnt)
+        assert (os.stat(b).st_uid, os.stat(b).st_gid) == (0, 4321), b
+        assert os.stat(b.parent).st_gid == 4321, b.parent
+    assert read(tag_link(m.broot, REPO, 'grp')) == d.encode()
+
+
+def test_setgid_directory_gives_its_group(tlk):
+    """In a set-group-ID directory, new files and directories take the
+    directory's group (and new directories the bit), as a kernel
+    filesystem gives them, links of protected tags included."""
+    m = tlk.mount()
+    write_link(tag_link(m.root, REPO, 'v1'), digest('sg-first'))
+    tags = tag_dir(m.broot, REPO, 'v1').parent
+    scratch = m.backing / 'scratch'
+    scratch.mkdir()
+    for dd in (tags, scratch):
+        os.chown(dd, 0, 2345)
+        os.chmod(dd, 0o2777)
+    d = digest('setgid')
+    run_as(1000, 1000, (tag_link(m.root, REPO, 'sg'), d),
+           (m.mnt / 'scratch' / 'sub' / 'plain', 'x'))
+    for b in (tag_dir(m.broot, REPO, 'sg'),
+              tag_link(m.broot, REPO, 'sg').parent,
+              scratch / 'sub'):
+        st = os.stat(b)
+        assert (st.st_uid, st.st_gid) == (1000, 2345), b
+        assert st.st_mode & 0o2000, '%s lost the set-group-ID bit' % b
+    for b in (tag_link(m.broot, REPO, 'sg'), scratch / 'sub' / 'plain'):
+        st = os.stat(b)
+        assert (st.st_uid, st.st_gid) == (1000, 2345), b
+    assert read(tag_link(m.broot, REPO, 'sg')) == d.encode()
