@@ -99,6 +99,10 @@ static struct tlk_verdict decide_create(const struct tlk_facts *f)
 {
 	if (f->node.kind == TLK_BLOB_DATA) /* rule 9: published when whole */
 		return verdict(TLK_INSPECT, TLK_R_GUARDED);
+	/* Contract rule 4: 3.1's temporary file would only become a stray
+	 * index entry. */
+	if (f->node.kind == TLK_TAG_INDEX_TMP && index_refused(f))
+		return refuse(TLK_R_INDEX_OTHER);
 	switch (link_class(&f->node)) {
 	case TLK_LINK_TAG:
 		return verdict(TLK_INSPECT, TLK_R_GUARDED);

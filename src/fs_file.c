@@ -207,6 +207,19 @@ static int pending_entry(fuse_req_t req, struct tlk_inode *dir,
 	return 0;
 }
 
+/* The directory of a CREATE vanished after its verdict (the index entry
+ * of a first push that lost was swept: docs/design.md, "No debris"): the
+ * verdict asked again, not the ENOENT, is the answer when it refuses. */
+static int ask_again(fuse_req_t req, struct tlk_inode *dir, const char *name,
+		     int err)
+{
+	struct tlk_node node;
+	int ret = tlk_tag_create_check(tlk_fs_of(req), fuse_req_ctx(req)->pid,
+				       dir, name, &node);
+
+	return ret < 0 ? ret : err;
+}
+
 /* CREATE of a link or blob file: an inspected handle, on the file if one
  * is there (a racing writer got there first, or an empty leftover), else
  * on a pending file that takes the name only when a verdict publishes
@@ -249,6 +262,8 @@ static void create_inspected(fuse_req_t req, struct tlk_inode *dir,
 		if (ret == 0)
 			f->inode = (struct tlk_inode *)(uintptr_t)e.ino;
 	}
+	if (ret == -ENOENT)
+		ret = ask_again(req, dir, name, ret);
 	if (ret < 0) {
 		if (counted)
 			tlk_entry_undo(req, &e);
@@ -286,7 +301,9 @@ void tlk_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fd = openat(dir->fd, name, fi->flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 		    mode);
 	if (fd < 0) {
-		fuse_reply_err(req, errno);
+		ret = errno == ENOENT ? ask_again(req, dir, name, -ENOENT)
+				      : -errno;
+		fuse_reply_err(req, -ret);
 		return;
 	}
 	tlk_chown_new(req, dir->fd, name);

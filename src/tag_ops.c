@@ -180,8 +180,11 @@ int tlk_tag_create_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
 	int ret;
 
 	facts_for_name(fs, parent, name, &f);
-	if (f.node.kind == TLK_TAG_INDEX_LINK) {
-		lock = state_lock(fs, &f.node);
+	if (f.node.kind == TLK_TAG_INDEX_LINK ||
+	    f.node.kind == TLK_TAG_INDEX_TMP) {
+		/* A temp file is no repository state, but the tag's lock
+		 * orders it with the first publish's sweep ("No debris"). */
+		lock = tlk_repo_lock(fs, &f.node);
 		pthread_mutex_lock(lock);
 		tlk_facts_policy(fs, &f.node, NULL, &f.tag_protected, NULL);
 		if (f.tag_protected)

@@ -142,6 +142,28 @@ def test_loser_mid_write_when_winner_publishes(tlk):
     assert_clean_tag(m, tag, win)
 
 
+def test_temp_file_in_stray_entry_refused_at_create(tlk):
+    """Once the tag has content, 3.1's temporary file in another digest's
+    index entry is refused when it is created, so it cannot stay behind
+    either (the directory itself got there behind the daemon's back)."""
+    m = tlk.mount()
+    win, other = digest('tmp-win'), digest('tmp-other')
+    write_link(index_link(m.root, REPO, 'v1', win), win)
+    write_link(tag_link(m.root, REPO, 'v1'), win)
+    os.makedirs(index_link(m.broot, REPO, 'v1', other).parent)
+    tmp = index_link(m.root, REPO, 'v1', other).parent / 'link.1234.tmp'
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o644))
+        raise AssertionError('a temporary file in a stray entry was created')
+    except OSError as e:
+        assert e.errno == errno.EPERM, e
+    assert os.listdir(index_link(m.broot, REPO, 'v1', other).parent) == []
+    # Its own digest's entry is unaffected.
+    write_link(index_link(m.root, REPO, 'v1', win), win, '31')
+    assert read(index_link(m.broot, REPO, 'v1', win)) == win.encode()
+    assert read(tag_link(m.broot, REPO, 'v1')) == win.encode()
+
+
 def test_only_first_publish_of_a_protected_tag_sweeps(tlk):
     """A mutable tag keeps its history of index entries, and so does a
     protected tag's identical re-push: only entries made while a protected
@@ -253,6 +275,11 @@ def test_racing_first_pushes_through_registry_leave_no_debris(
         entries = index_entries(m.broot, REPO, tag)
         if entries != [hexpart(current)]:
             debris.append((tag, current, entries))
+    # distribution 2.8's losers are refused (EPERM) at whichever step the
+    # winner's publish caught them; none meets a vanished directory.
+    errs = [ln for ln in reg.log_text().splitlines()
+            if 'level=error' in ln and 'no such file or directory' in ln]
+    assert errs == [], errs[:3]
     swept = m.log_text().count('removed the index entry')
     print('wins: %s, lost entries removed: %d' % (wins, swept))
     assert debris == [], '%d of %d rounds left debris: %s' % (

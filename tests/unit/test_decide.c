@@ -621,6 +621,17 @@ static const struct row rows[] = {
 	{"mkdir outside the tree", OUT, NULL, {OP(MKDIR)},
 	 ALLOW(TLK_R_NOT_TAG_STATE)},
 
+	/* CREATE of 3.1's temporary file in an index entry */
+	{"contract 4: an index temp file for another digest", IDX_DIG_B
+	 "/link.5e1d.tmp", NULL, {OP(CREATE), PROT}, .tag_cur = LA,
+	 REFUSE(TLK_R_INDEX_OTHER, EPERM)},
+	{"contract 4: an index temp file for the tag's digest", IDX_DIG_A
+	 "/link.5e1d.tmp", NULL, {OP(CREATE), PROT}, .tag_cur = LA,
+	 ALLOW(TLK_R_NOT_TAG_STATE)},
+	{"contract 4: an index temp file while the tag is empty", IDX_DIG_B
+	 "/link.5e1d.tmp", NULL, {OP(CREATE), PROT}, .tag_cur = ABS,
+	 ALLOW(TLK_R_NOT_TAG_STATE)},
+
 	/* SWEEP_INDEX: after the first publish of a protected tag (DA), the
 	 * index entries of first pushes that lost. */
 	{"contract 4: a lost first push's index entry is swept", IDX_LINK_B,
