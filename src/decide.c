@@ -551,13 +551,20 @@ static const char *const reason_name[TLK_R_COUNT] = {
 };
 
 static const char *const op_name[TLK_OP_COUNT] = {
-    [TLK_OP_CREATE] = "create",		[TLK_OP_OPEN_WRITE] = "open_write",
-    [TLK_OP_WRITE_LINK] = "write_link", [TLK_OP_PUBLISH_LINK] = "publish_link",
-    [TLK_OP_TRUNCATE] = "truncate",	[TLK_OP_REMOVE] = "remove",
-    [TLK_OP_MKDIR] = "mkdir",		[TLK_OP_SYMLINK] = "symlink",
-    [TLK_OP_HARDLINK] = "hardlink",	[TLK_OP_RENAME] = "rename",
-    [TLK_OP_FOLLOW] = "follow",		[TLK_OP_PUBLISH_BLOB] = "publish_blob",
-    [TLK_OP_WRITE_RAW] = "write_raw",	[TLK_OP_MKNOD] = "mknod",
+    [TLK_OP_CREATE] = "create",
+    [TLK_OP_OPEN_WRITE] = "open_write",
+    [TLK_OP_WRITE_LINK] = "write_link",
+    [TLK_OP_PUBLISH_LINK] = "publish_link",
+    [TLK_OP_TRUNCATE] = "truncate",
+    [TLK_OP_REMOVE] = "remove",
+    [TLK_OP_MKDIR] = "mkdir",
+    [TLK_OP_SYMLINK] = "symlink",
+    [TLK_OP_HARDLINK] = "hardlink",
+    [TLK_OP_RENAME] = "rename",
+    [TLK_OP_FOLLOW] = "follow",
+    [TLK_OP_PUBLISH_BLOB] = "publish_blob",
+    [TLK_OP_WRITE_RAW] = "write_raw",
+    [TLK_OP_MKNOD] = "mknod",
     [TLK_OP_SWEEP_INDEX] = "sweep_index",
 };
 

@@ -184,8 +184,8 @@ void tlk_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int ret, tries = 2;
 
 	do {
-		ret = tlk_tag_mkdir(tlk_fs_of(req), pid_of(req), dir, name,
-				    mode);
+		ret =
+		    tlk_tag_mkdir(tlk_fs_of(req), pid_of(req), dir, name, mode);
 		if (ret >= 0) {
 			tlk_chown_new(req, dir->fd, name);
 			ret = tlk_make_entry(req, dir, name, &e);

@@ -146,9 +146,9 @@ void tlk_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		tlk_proc_fd_path(inode->fd, proc, sizeof(proc));
 		/* The daemon's own descriptor: never inherited (O_CLOEXEC),
 		 * whatever the caller asked for. */
-		f->fd = open(proc, (fi->flags & ~(O_NOFOLLOW | O_CREAT |
-						  O_EXCL)) |
-				       O_CLOEXEC);
+		f->fd =
+		    open(proc, (fi->flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL)) |
+				   O_CLOEXEC);
 		if (f->fd < 0)
 			ret = -errno;
 	}

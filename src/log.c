@@ -99,8 +99,7 @@ static size_t truncate_marked(char *msg, size_t len, size_t room)
 /* Bytes at msg[i..len) that start a character some reader takes as a
  * line break or control: C1 controls (U+0080..U+009F, NEL among them) and
  * the Unicode line and paragraph separators U+2028, U+2029. 0 if none. */
-static size_t unicode_break_len(const unsigned char *msg, size_t i,
-				size_t len)
+static size_t unicode_break_len(const unsigned char *msg, size_t i, size_t len)
 {
 	if (i + 1 < len && msg[i] == 0xc2 && msg[i + 1] >= 0x80 &&
 	    msg[i + 1] <= 0x9f)
@@ -129,8 +128,8 @@ static size_t sanitize(char *msg, size_t len)
 			i += n;
 			continue;
 		}
-		msg[out++] = (c < 0x20 && c != '\t') || c == 0x7f ? '?'
-								 : (char)c;
+		msg[out++] =
+		    (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c;
 		i++;
 	}
 	return out;

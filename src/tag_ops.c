@@ -328,7 +328,8 @@ static int remove_index_entry(int algfd, int digfd, const char *hex)
 		return -errno;
 	}
 	while ((ret = tlk_dir_next(d, &de)) > 0) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
 			ret = -errno;
@@ -415,10 +416,12 @@ static void sweep_index(struct tlk_fs *fs, pid_t pid, int curfd,
 	tag.hex[0] = '\0';
 	tlk_layout_child(&tag, "index", &idx);
 	tlk_layout_child(&idx, "sha256", &alg);
-	tagfd = openat(curfd, up, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	tagfd =
+	    openat(curfd, up, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (tagfd < 0) {
 		tlk_err("%s:%s: cannot look for index entries of lost first "
-			"pushes: %s", node->repo, node->tag, strerror(errno));
+			"pushes: %s",
+			node->repo, node->tag, strerror(errno));
 		return;
 	}
 	algfd = openat(tagfd, "index/sha256",

@@ -46,7 +46,9 @@ static char *logged(const char *msg)
 static void test_unicode_separators_are_not_line_breaks(void **state)
 {
 	(void)state;
-	assert_string_equal(logged("a\xe2\x80\xa8" "b\xe2\x80\xa9" "c"),
+	assert_string_equal(logged("a\xe2\x80\xa8"
+				   "b\xe2\x80\xa9"
+				   "c"),
 			    "tlk: error: name a?b?c end\n");
 }
 
@@ -54,14 +56,17 @@ static void test_c1_controls_shown_as_one_mark(void **state)
 {
 	(void)state;
 	/* NEL (U+0085) and CSI (U+009B) */
-	assert_string_equal(logged("a\xc2\x85" "b\xc2\x9b" "c"),
+	assert_string_equal(logged("a\xc2\x85"
+				   "b\xc2\x9b"
+				   "c"),
 			    "tlk: error: name a?b?c end\n");
 }
 
 static void test_ascii_controls_still_marked(void **state)
 {
 	(void)state;
-	assert_string_equal(logged("a\nb\rc\x1b" "d\te"),
+	assert_string_equal(logged("a\nb\rc\x1b"
+				   "d\te"),
 			    "tlk: error: name a?b?c?d\te end\n");
 }
 
