@@ -225,7 +225,7 @@ def _skopeo_push(reg, oci_dir, ref):
                             text=True)
 
 
-ROUNDS = 64
+ROUNDS = 128
 
 
 def test_racing_first_pushes_through_registry_leave_no_debris(
