@@ -90,10 +90,28 @@ static bool behind_back(const struct tlk_facts *f)
 	return f->node.in_tree && f->multi_linked;
 }
 
+/* Contract rule 4 after a protected tag's first publish: concurrent first
+ * pushes each write their index entry before their current/link, so the
+ * losers' entries were made while the tag was still empty. They go, and
+ * only they: never the published digest's entry, never an entry made
+ * behind the daemon's back (rule 2). */
+static struct tlk_verdict decide_sweep_index(const struct tlk_facts *f)
+{
+	if (f->node.kind != TLK_TAG_INDEX_LINK || !index_refused(f))
+		return refuse(TLK_R_REMOVE);
+	if (aliased(&f->node, f->repo_immutable, f->type, f->multi_linked))
+		return refuse(TLK_R_ALIAS);
+	return allow(TLK_R_LOST_RACE);
+}
+
 static struct tlk_verdict decide_create(const struct tlk_facts *f)
 {
 	if (f->node.kind == TLK_BLOB_DATA) /* rule 9: published when whole */
 		return verdict(TLK_INSPECT, TLK_R_GUARDED);
+	/* Contract rule 4: 3.1's temporary file would only become a stray
+	 * index entry. */
+	if (f->node.kind == TLK_TAG_INDEX_TMP && index_refused(f))
+		return refuse(TLK_R_INDEX_OTHER);
 	switch (link_class(&f->node)) {
 	case TLK_LINK_TAG:
 		return verdict(TLK_INSPECT, TLK_R_GUARDED);
@@ -443,8 +461,11 @@ struct tlk_verdict tlk_decide(const struct tlk_facts *f)
 	case TLK_OP_MKDIR:
 		return decide_mkdir(f);
 	case TLK_OP_SYMLINK:
+	case TLK_OP_MKNOD:
 		return f->node.in_tree ? refuse(TLK_R_SHAPE)
 				       : allow(TLK_R_NOT_TAG_STATE);
+	case TLK_OP_SWEEP_INDEX:
+		return decide_sweep_index(f);
 	case TLK_OP_HARDLINK:
 		return f->node.in_tree || f->dst.in_tree
 			   ? refuse(TLK_R_SHAPE)
@@ -470,7 +491,7 @@ int tlk_verdict_errno(struct tlk_verdict v)
 
 bool tlk_verdict_reported(const struct tlk_facts *f, struct tlk_verdict v)
 {
-	if (v.kind == TLK_REFUSE)
+	if (v.kind == TLK_REFUSE || f->op == TLK_OP_SWEEP_INDEX)
 		return true;
 	return f->op == TLK_OP_PUBLISH_LINK && f->tag_protected &&
 	       link_class(&f->node) == TLK_LINK_TAG &&
@@ -513,6 +534,8 @@ static const char *const reason_text[TLK_R_COUNT] = {
 			  "be deleted.",
     [TLK_R_AUDIT_DOWN] = "The audit log cannot be written (audit_strict): "
 			 "no new protected tag until it can.",
+    [TLK_R_LOST_RACE] = "An index entry of a concurrent first push that "
+			"lost the race was removed.",
 };
 
 static const char *const reason_name[TLK_R_COUNT] = {
@@ -538,16 +561,25 @@ static const char *const reason_name[TLK_R_COUNT] = {
     [TLK_R_DIGEST_MISMATCH] = "digest_mismatch",
     [TLK_R_BLOB_IN_USE] = "blob_in_use",
     [TLK_R_AUDIT_DOWN] = "audit_down",
+    [TLK_R_LOST_RACE] = "lost_race",
 };
 
 static const char *const op_name[TLK_OP_COUNT] = {
-    [TLK_OP_CREATE] = "create",		[TLK_OP_OPEN_WRITE] = "open_write",
-    [TLK_OP_WRITE_LINK] = "write_link", [TLK_OP_PUBLISH_LINK] = "publish_link",
-    [TLK_OP_TRUNCATE] = "truncate",	[TLK_OP_REMOVE] = "remove",
-    [TLK_OP_MKDIR] = "mkdir",		[TLK_OP_SYMLINK] = "symlink",
-    [TLK_OP_HARDLINK] = "hardlink",	[TLK_OP_RENAME] = "rename",
-    [TLK_OP_FOLLOW] = "follow",		[TLK_OP_PUBLISH_BLOB] = "publish_blob",
+    [TLK_OP_CREATE] = "create",
+    [TLK_OP_OPEN_WRITE] = "open_write",
+    [TLK_OP_WRITE_LINK] = "write_link",
+    [TLK_OP_PUBLISH_LINK] = "publish_link",
+    [TLK_OP_TRUNCATE] = "truncate",
+    [TLK_OP_REMOVE] = "remove",
+    [TLK_OP_MKDIR] = "mkdir",
+    [TLK_OP_SYMLINK] = "symlink",
+    [TLK_OP_HARDLINK] = "hardlink",
+    [TLK_OP_RENAME] = "rename",
+    [TLK_OP_FOLLOW] = "follow",
+    [TLK_OP_PUBLISH_BLOB] = "publish_blob",
     [TLK_OP_WRITE_RAW] = "write_raw",
+    [TLK_OP_MKNOD] = "mknod",
+    [TLK_OP_SWEEP_INDEX] = "sweep_index",
 };
 
 const char *tlk_reason_text(enum tlk_reason reason)

@@ -221,6 +221,10 @@ void tlk_entry_timeouts(struct tlk_fs *fs, const struct tlk_node *node,
 			struct fuse_entry_param *e);
 /* Give a new node the caller's ownership (the daemon runs as root). */
 void tlk_chown_new(fuse_req_t req, int dirfd, const char *name);
+/* The owner a node created in dirfd by this request gets, as a kernel
+ * filesystem would give it: the caller's uid, and the caller's gid, or the
+ * directory's when it is set-group-ID. */
+void tlk_new_owner(fuse_req_t req, int dirfd, uid_t *uid, gid_t *gid);
 
 /* where.c: where a node sits, from the daemon's own state (rule 7). */
 void tlk_where_of(struct tlk_fs *fs, struct tlk_inode *inode,

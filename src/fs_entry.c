@@ -89,15 +89,29 @@ void tlk_entry_timeouts(struct tlk_fs *fs, const struct tlk_node *node,
 	e->attr_timeout = e->entry_timeout;
 }
 
-void tlk_chown_new(fuse_req_t req, int dirfd, const char *name)
+void tlk_new_owner(fuse_req_t req, int dirfd, uid_t *uid, gid_t *gid)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat st;
+
+	*uid = ctx->uid;
+	*gid = ctx->gid;
+	if (fstat(dirfd, &st) == 0 && (st.st_mode & S_ISGID))
+		*gid = st.st_gid;
+}
+
+void tlk_chown_new(fuse_req_t req, int dirfd, const char *name)
+{
+	uid_t uid;
+	gid_t gid;
 
 	/* The daemon creates as root; the file belongs to the caller. */
-	if (geteuid() != 0 || (ctx->uid == 0 && ctx->gid == 0))
+	if (geteuid() != 0)
 		return;
-	if (fchownat(dirfd, name, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW) <
-	    0) {
+	tlk_new_owner(req, dirfd, &uid, &gid);
+	if (uid == 0 && gid == 0)
+		return;
+	if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
 		/* best effort, as a non-root daemon would leave it too */
 	}
 }
@@ -221,30 +235,43 @@ void tlk_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		  mode_t mode)
 {
 	struct tlk_inode *dir = tlk_inode_of(req, parent);
-	int ret = tlk_tag_mkdir(tlk_fs_of(req), pid_of(req), dir, name, mode);
+	struct fuse_entry_param e;
+	int ret, tries = 2;
 
+	do {
+		ret =
+		    tlk_tag_mkdir(tlk_fs_of(req), pid_of(req), dir, name, mode);
+		if (ret >= 0) {
+			tlk_chown_new(req, dir->fd, name);
+			ret = tlk_make_entry(req, dir, name, &e);
+		}
+		/* Gone before its entry was made: the index entry of a first
+		 * push that lost, swept by the winner's publish (docs/
+		 * design.md, "No debris"). Judged again, it is refused. */
+	} while (ret == -ENOENT && --tries > 0);
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
-		reply_new_entry(req, dir, name);
+		tlk_reply_entry(req, &e);
 }
 
-/* Rule 1: no symlink or device in the registry's tree. */
+/* Rule 1: no symlink or device in the registry's tree (op: SYMLINK or
+ * MKNOD, so the log and the audit record say which). */
 static int check_new_name(fuse_req_t req, struct tlk_inode *dir,
-			  const char *name)
+			  const char *name, enum tlk_op op)
 {
 	struct tlk_fs *fs = tlk_fs_of(req);
 	struct tlk_node node;
 
 	tlk_where_child(fs, dir, name, &node);
-	return tlk_tag_check(fs, pid_of(req), TLK_OP_SYMLINK, &node, NULL);
+	return tlk_tag_check(fs, pid_of(req), op, &node, NULL);
 }
 
 void tlk_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		  mode_t mode, dev_t rdev)
 {
 	struct tlk_inode *dir = tlk_inode_of(req, parent);
-	int ret = check_new_name(req, dir, name);
+	int ret = check_new_name(req, dir, name, TLK_OP_MKNOD);
 
 	if (ret >= 0)
 		ret = mknodat(dir->fd, name, mode, rdev) < 0 ? -errno : 0;
@@ -258,7 +285,7 @@ void tlk_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		    const char *name)
 {
 	struct tlk_inode *dir = tlk_inode_of(req, parent);
-	int ret = check_new_name(req, dir, name);
+	int ret = check_new_name(req, dir, name, TLK_OP_SYMLINK);
 
 	if (ret >= 0)
 		ret = symlinkat(link, dir->fd, name) < 0 ? -errno : 0;

@@ -9,8 +9,9 @@
  *
  * A message longer than the buffer is cut on a UTF-8 character boundary and
  * ends in "...". Control characters inside a message (a newline smuggled in
- * through a file name, say) are shown as '?', so one call is always exactly
- * one line. errno is the same after tlk_log() as before it.
+ * through a file name, say), C1 controls and the Unicode line and paragraph
+ * separators U+2028/U+2029 are shown as '?', so one call is always exactly
+ * one line, for every reader. errno is the same after tlk_log() as before it.
  *
  * The configuration is written by tlk_log_init() before threads start and
  * only read afterwards.
@@ -95,21 +96,43 @@ static size_t truncate_marked(char *msg, size_t len, size_t room)
 	return cut + sizeof(mark) - 1;
 }
 
-/* Drop trailing newlines and show other control characters as '?'.
- * Returns the new length. */
+/* Bytes at msg[i..len) that start a character some reader takes as a
+ * line break or control: C1 controls (U+0080..U+009F, NEL among them) and
+ * the Unicode line and paragraph separators U+2028, U+2029. 0 if none. */
+static size_t unicode_break_len(const unsigned char *msg, size_t i, size_t len)
+{
+	if (i + 1 < len && msg[i] == 0xc2 && msg[i + 1] >= 0x80 &&
+	    msg[i + 1] <= 0x9f)
+		return 2;
+	if (i + 2 < len && msg[i] == 0xe2 && msg[i + 1] == 0x80 &&
+	    (msg[i + 2] == 0xa8 || msg[i + 2] == 0xa9))
+		return 3;
+	return 0;
+}
+
+/* Drop trailing newlines and show other control characters, and the
+ * Unicode ones above, as one '?' each. Returns the new length. */
 static size_t sanitize(char *msg, size_t len)
 {
-	size_t i;
+	unsigned char *u = (unsigned char *)msg;
+	size_t i = 0, out = 0, n;
 
 	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
 		len--;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)msg[i];
+	while (i < len) {
+		unsigned char c = u[i];
 
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			msg[i] = '?';
+		n = unicode_break_len(u, i, len);
+		if (n) {
+			msg[out++] = '?';
+			i += n;
+			continue;
+		}
+		msg[out++] =
+		    (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c;
+		i++;
 	}
-	return len;
+	return out;
 }
 
 /* Format the message part into buf[0..size). Returns its length. */

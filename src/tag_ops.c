@@ -9,6 +9,7 @@
  * Facts that cost I/O are gathered only for the nodes whose verdict can
  * depend on them (repository state); tlk_decide is asked every time.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "taglockfs/log.h"
 
 /* Decide and report: -errno for a refusal, else the verdict kind. */
 static int judge(struct tlk_fs *fs, pid_t pid, const struct tlk_facts *f)
@@ -178,8 +180,11 @@ int tlk_tag_create_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
 	int ret;
 
 	facts_for_name(fs, parent, name, &f);
-	if (f.node.kind == TLK_TAG_INDEX_LINK) {
-		lock = state_lock(fs, &f.node);
+	if (f.node.kind == TLK_TAG_INDEX_LINK ||
+	    f.node.kind == TLK_TAG_INDEX_TMP) {
+		/* A temp file is no repository state, but the tag's lock
+		 * orders it with the first publish's sweep ("No debris"). */
+		lock = tlk_repo_lock(fs, &f.node);
 		pthread_mutex_lock(lock);
 		tlk_facts_policy(fs, &f.node, NULL, &f.tag_protected, NULL);
 		if (f.tag_protected)
@@ -310,6 +315,139 @@ static int new_pending(int dirfd, const struct tlk_owner *owner,
 	return ret;
 }
 
+/* Empty the digest directory `hex` of an index (its link, and the
+ * temporary files of a push still writing one), then remove it. */
+static int remove_index_entry(int algfd, int digfd, const char *hex)
+{
+	DIR *d = fdopendir(digfd);
+	struct dirent *de;
+	int ret;
+
+	if (!d) {
+		close(digfd);
+		return -errno;
+	}
+	while ((ret = tlk_dir_next(d, &de)) > 0) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
+			ret = -errno;
+			break;
+		}
+	}
+	closedir(d);
+	if (ret == 0 && unlinkat(algfd, hex, AT_REMOVEDIR) < 0 &&
+	    errno != ENOENT)
+		ret = -errno;
+	return ret;
+}
+
+/* Judge and remove one entry `hex` of the index (algfd: its sha256/
+ * directory, `alg` its node) of a tag that now points to `published`. */
+static void sweep_one(struct tlk_fs *fs, pid_t pid, int algfd,
+		      const struct tlk_node *alg, const char *hex,
+		      const struct tlk_link *published)
+{
+	struct tlk_facts f = {.op = TLK_OP_SWEEP_INDEX};
+	char own[TLK_LINK_LEN + 1];
+	struct tlk_node dig;
+	int digfd = -1, ret;
+
+	tlk_layout_child(alg, hex, &dig);
+	tlk_layout_child(&dig, "link", &f.node);
+	f.tag_current = *published;
+	tlk_link_absent(&f.current);
+	tlk_link_absent(&f.next);
+	tlk_facts_policy(fs, &f.node, &f.repo_immutable, &f.tag_protected,
+			 NULL);
+	/* The digest directory itself, then its link: a symlink at either
+	 * was made behind the daemon's back (rule 2). */
+	note_error(&f, tlk_facts_type(algfd, hex, &f.type, &f.multi_linked));
+	if (f.type == TLK_FT_DIR) {
+		digfd = openat(algfd, hex,
+			       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (digfd < 0)
+			note_error(&f, -errno);
+		else
+			note_error(&f, tlk_facts_type(digfd, "link", &f.type,
+						      &f.multi_linked));
+	} else if (f.type != TLK_FT_SYMLINK) {
+		return; /* gone meanwhile, or not the registry's shape */
+	}
+	/* The entry's own digest, as the record of an index mkdir names it. */
+	if (tlk_layout_own_digest(&f.node, own, sizeof(own)))
+		tlk_link_parse(own, TLK_LINK_LEN, &f.next);
+	if (judge(fs, pid, &f) < 0) {
+		if (digfd >= 0)
+			close(digfd);
+		return;
+	}
+	ret = remove_index_entry(algfd, digfd, hex);
+	if (ret < 0)
+		tlk_err("%s:%s: the index entry sha256:%s of a lost first push "
+			"could not be removed: %s",
+			f.node.repo, f.node.tag, hex, strerror(-ret));
+	else
+		tlk_notice("%s:%s: removed the index entry sha256:%s of a "
+			   "concurrent first push that lost (the tag points "
+			   "to %s)",
+			   f.node.repo, f.node.tag, hex,
+			   tlk_link_show(published));
+}
+
+/* Contract rule 4 after the first publish of a protected tag (`node`, its
+ * current/link in curfd): a concurrent first push that lost may have
+ * written its index entry before this one won (distribution writes the
+ * index entry first); those entries go now, under the same repository
+ * lock as every index mkdir, create and publish, which the stray-index
+ * rule refuses from now on (docs/design.md, "No debris"). */
+static void sweep_index(struct tlk_fs *fs, pid_t pid, int curfd,
+			const struct tlk_node *node,
+			const struct tlk_link *published)
+{
+	struct tlk_node tag = *node, idx, alg;
+	const char *up = tlk_layout_up_to_tag_dir(TLK_CURRENT);
+	struct dirent *de;
+	int tagfd, algfd, ret;
+	DIR *d;
+
+	tag.kind = TLK_TAG_DIR;
+	tag.hex[0] = '\0';
+	tlk_layout_child(&tag, "index", &idx);
+	tlk_layout_child(&idx, "sha256", &alg);
+	tagfd =
+	    openat(curfd, up, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tagfd < 0) {
+		tlk_err("%s:%s: cannot look for index entries of lost first "
+			"pushes: %s",
+			node->repo, node->tag, strerror(errno));
+		return;
+	}
+	algfd = openat(tagfd, "index/sha256",
+		       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	close(tagfd);
+	d = algfd < 0 ? NULL : fdopendir(algfd);
+	if (!d) {
+		if (errno != ENOENT)
+			tlk_err("%s:%s: cannot look for index entries of lost "
+				"first pushes: %s",
+				node->repo, node->tag, strerror(errno));
+		if (algfd >= 0)
+			close(algfd);
+		return;
+	}
+	while ((ret = tlk_dir_next(d, &de)) > 0)
+		if (tlk_layout_valid_hex(de->d_name) &&
+		    strcmp(de->d_name, published->digest + 7) != 0)
+			sweep_one(fs, pid, dirfd(d), &alg, de->d_name,
+				  published);
+	if (ret < 0)
+		tlk_err("%s:%s: reading the index: %s", node->repo, node->tag,
+			strerror(-ret));
+	closedir(d);
+}
+
 /* tlk_tag_publish with the repository lock held. */
 static int publish_locked(struct tlk_fs *fs, pid_t pid, int dirfd,
 			  const struct tlk_node *node,
@@ -350,6 +488,9 @@ static int publish_locked(struct tlk_fs *fs, pid_t pid, int dirfd,
 	if (v.kind != TLK_REFUSE && f.tag_protected &&
 	    tlk_layout_link_class(node->kind) == TLK_LINK_TAG)
 		tlk_protected_set_stale(fs); /* a tag now needs its blobs */
+	if (v.kind != TLK_REFUSE && v.reason == TLK_R_CREATE &&
+	    f.tag_protected && node->kind == TLK_CURRENT_LINK)
+		sweep_index(fs, pid, dirfd, node, &f.next);
 	return v.kind == TLK_REFUSE ? -tlk_verdict_errno(v) : 0;
 }
 

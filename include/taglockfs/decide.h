@@ -30,7 +30,7 @@ enum tlk_op {
 	TLK_OP_TRUNCATE,     /* truncate(2) of `node` without a handle */
 	TLK_OP_REMOVE,	     /* unlink the name `node` */
 	TLK_OP_MKDIR,	     /* mkdir `node` */
-	TLK_OP_SYMLINK,	     /* symlink(2) or mknod(2) named `node` */
+	TLK_OP_SYMLINK,	     /* symlink(2) named `node` */
 	TLK_OP_HARDLINK,     /* link(2) of `node` as `dst` */
 	TLK_OP_RENAME,	     /* rename `node` to `dst` */
 	TLK_OP_FOLLOW,	     /* readlink of the symlink `node` */
@@ -39,6 +39,10 @@ enum tlk_op {
 	TLK_OP_WRITE_RAW,    /* write, truncate or fallocate through a raw
 				handle whose file is `sealed` (asked only
 				then: an unsealed raw handle is ALLOW) */
+	TLK_OP_MKNOD,	     /* mknod(2) (a fifo, socket or device) `node` */
+	TLK_OP_SWEEP_INDEX,  /* remove the index entry `node` (its digest
+				directory) of a protected tag whose first
+				content `tag_current` was just published */
 	TLK_OP_COUNT
 };
 
@@ -141,6 +145,8 @@ enum tlk_reason {
 	TLK_R_BLOB_IN_USE,     /* a protected tag needs the blob */
 	TLK_R_AUDIT_DOWN,      /* audit_strict: the audit log cannot be
 				  written, so no new protected tag */
+	TLK_R_LOST_RACE,       /* SWEEP_INDEX: an index entry of a first push
+				  that lost to the published one */
 	TLK_R_COUNT
 };
 
@@ -162,7 +168,8 @@ struct tlk_verdict tlk_decide(const struct tlk_facts *facts);
 int tlk_verdict_errno(struct tlk_verdict verdict);
 
 /* Whether the verdict is worth a log line and an audit record: refusals,
- * and the publishes (create, identical rewrite) of protected tags. */
+ * the publishes (create, identical rewrite) of protected tags, and every
+ * index entry swept after a first publish. */
 bool tlk_verdict_reported(const struct tlk_facts *facts,
 			  struct tlk_verdict verdict);
 

@@ -636,6 +636,55 @@ static const struct row rows[] = {
 	{"mkdir outside the tree", OUT, NULL, {OP(MKDIR)},
 	 ALLOW(TLK_R_NOT_TAG_STATE)},
 
+	/* CREATE of 3.1's temporary file in an index entry */
+	{"contract 4: an index temp file for another digest", IDX_DIG_B
+	 "/link.5e1d.tmp", NULL, {OP(CREATE), PROT}, .tag_cur = LA,
+	 REFUSE(TLK_R_INDEX_OTHER, EPERM)},
+	{"contract 4: an index temp file for the tag's digest", IDX_DIG_A
+	 "/link.5e1d.tmp", NULL, {OP(CREATE), PROT}, .tag_cur = LA,
+	 ALLOW(TLK_R_NOT_TAG_STATE)},
+	{"contract 4: an index temp file while the tag is empty", IDX_DIG_B
+	 "/link.5e1d.tmp", NULL, {OP(CREATE), PROT}, .tag_cur = ABS,
+	 ALLOW(TLK_R_NOT_TAG_STATE)},
+
+	/* SWEEP_INDEX: after the first publish of a protected tag (DA), the
+	 * index entries of first pushes that lost. */
+	{"contract 4: a lost first push's index entry is swept", IDX_LINK_B,
+	 NULL, {OP(SWEEP_INDEX), PROT, REG}, .tag_cur = LA,
+	 ALLOW(TLK_R_LOST_RACE)},
+	{"contract 4: a lost entry without its link yet is swept", IDX_LINK_B,
+	 NULL, {OP(SWEEP_INDEX), PROT}, .tag_cur = LA,
+	 ALLOW(TLK_R_LOST_RACE)},
+	{"contract 4: the published digest's entry is never swept",
+	 IDX_LINK_A, NULL, {OP(SWEEP_INDEX), PROT, REG}, .tag_cur = LA,
+	 REFUSE(TLK_R_REMOVE, EPERM)},
+	{"contract 4: nothing is swept while the tag is empty", IDX_LINK_B,
+	 NULL, {OP(SWEEP_INDEX), PROT, REG}, .tag_cur = EMP,
+	 REFUSE(TLK_R_REMOVE, EPERM)},
+	{"contract 4: a mutable tag's index is history, never swept",
+	 IDX_LINK_B, NULL, {OP(SWEEP_INDEX), IMM, REG}, .tag_cur = LA,
+	 REFUSE(TLK_R_REMOVE, EPERM)},
+	{"contract 4: only index entries are swept", REV_LINK_A, NULL,
+	 {OP(SWEEP_INDEX), PROT, REG}, .tag_cur = LB,
+	 REFUSE(TLK_R_REMOVE, EPERM)},
+	{"rule 2: a symlinked lost entry is not swept", IDX_LINK_B, NULL,
+	 {OP(SWEEP_INDEX), PROT, .type = TLK_FT_SYMLINK}, .tag_cur = LA,
+	 REFUSE(TLK_R_ALIAS, EPERM)},
+	{"rule 2: a multi-linked lost entry is not swept", IDX_LINK_B, NULL,
+	 {OP(SWEEP_INDEX), PROT, REG, .multi_linked = true}, .tag_cur = LA,
+	 REFUSE(TLK_R_ALIAS, EPERM)},
+	{"rule 5: a sweep whose facts failed", IDX_LINK_B, NULL,
+	 {OP(SWEEP_INDEX), PROT, REG, .error = EIO}, .tag_cur = LA,
+	 REFUSE(TLK_R_UNDECIDABLE, EIO)},
+
+	/* MKNOD: judged as a symlink, reported as itself */
+	{"rule 1: a fifo at current/link", CUR_LINK, NULL, {OP(MKNOD)},
+	 REFUSE(TLK_R_SHAPE, EPERM)},
+	{"rule 1: a device among uploads", REPO "_uploads/5f2d/x", NULL,
+	 {OP(MKNOD)}, REFUSE(TLK_R_SHAPE, EPERM)},
+	{"rule 1: a fifo outside the tree", OUT, NULL, {OP(MKNOD)},
+	 ALLOW(TLK_R_NOT_TAG_STATE)},
+
 	/* SYMLINK, HARDLINK */
 	{"rule 1: a symlink at current/link", CUR_LINK, NULL, {OP(SYMLINK)},
 	 REFUSE(TLK_R_SHAPE, EPERM)},
@@ -977,6 +1026,12 @@ static void test_verdict_reported(void **state)
 		 false, TLK_REFUSE, TLK_R_SHAPE, true},
 		{"an undecidable rename", TLK_OP_RENAME, OUT, false,
 		 TLK_REFUSE, TLK_R_UNDECIDABLE, true},
+		{"a lost index entry swept", TLK_OP_SWEEP_INDEX, IDX_LINK_B,
+		 true, TLK_ALLOW, TLK_R_LOST_RACE, true},
+		{"a refused mknod", TLK_OP_MKNOD, UPLOAD, false, TLK_REFUSE,
+		 TLK_R_SHAPE, true},
+		{"an allowed mknod outside the tree", TLK_OP_MKNOD, OUT, false,
+		 TLK_ALLOW, TLK_R_NOT_TAG_STATE, false},
 	};
 	/* clang-format on */
 
@@ -1031,6 +1086,11 @@ static void test_op_names(void **state)
 {
 	(void)state;
 	assert_string_equal(tlk_op_name(TLK_OP_WRITE_LINK), "write_link");
+	/* mknod(2) is no symlink(2): the audit record says which it was. */
+	assert_string_equal(tlk_op_name(TLK_OP_MKNOD), "mknod");
+	assert_string_equal(tlk_op_name(TLK_OP_SYMLINK), "symlink");
+	assert_string_equal(tlk_op_name(TLK_OP_MKDIR), "mkdir");
+	assert_string_equal(tlk_op_name(TLK_OP_SWEEP_INDEX), "sweep_index");
 	for (int i = 0; i < TLK_OP_COUNT; i++) {
 		const char *name = tlk_op_name((enum tlk_op)i);
 
