@@ -446,8 +446,10 @@ def test_cli(work):
     assert out.returncode == 0 and out.stdout.startswith('taglockfs-plugin ')
     out = subprocess.run([PLUGIN, '--help'], capture_output=True, text=True)
     assert out.returncode == 0 and '--default-policy' in out.stdout
-    out = subprocess.run([PLUGIN, '--bogus'], capture_output=True, text=True)
-    assert out.returncode == 2
+    assert '--check-timeout' in out.stdout
+    for bad in (['--bogus'], ['--check-timeout', '0'], ['--check-timeout', 'x']):
+        out = subprocess.run([PLUGIN] + bad, capture_output=True, text=True)
+        assert out.returncode == 2, bad
     out = subprocess.run([PLUGIN, '--taglockfs', '/nonexistent/taglockfs', '--socket',
                           os.path.join(work, 's.sock'), '--state-dir', work],
                          capture_output=True, text=True, timeout=10)
