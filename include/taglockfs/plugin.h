@@ -35,6 +35,7 @@ struct tlk_plugin_config {
 	const char *taglockfs;	    /* the daemon binary */
 	const char *default_policy; /* NULL: Create must name policy= */
 	unsigned watch_interval_ms; /* health check of mounts; 0 disables */
+	unsigned check_timeout_ms;  /* a mount silent this long is hung */
 	unsigned mount_timeout_s; /* a taglockfs start slower than this fails */
 };
 

@@ -6,10 +6,13 @@
  * Locking (see volume.c): one table mutex guards membership and the small
  * fields Get/List read; it is only ever held for memory operations. Each
  * volume has its own operation mutex, held across the slow steps (starting
- * taglockfs, unmounting, deleting directories), so a slow mount of one
- * volume never blocks Get/List, nor any call on another volume. The state
- * file is rewritten under a third mutex after every change, before the
- * reply is sent.
+ * taglockfs, unmounting, deleting directories, health checks), so a slow
+ * mount of one volume never blocks Get/List, nor any call on another
+ * volume. Every look at a mount has a deadline (--check-timeout), so a
+ * stopped taglockfs holds its volume's mutex no longer than that. Create
+ * and Remove of one name are serialised: the name stays taken until
+ * Remove has deleted the directory. The state file is rewritten under a
+ * third mutex after every change, before the reply is sent.
  *
  * Return convention: 0 or -errno; on error `err` holds a sentence for the
  * person who ran `docker volume ...`.
@@ -47,16 +50,20 @@ void tlk_vol_opts_free(struct tlk_vol_opts *opts);
 bool tlk_vol_name_ok(const char *name);
 
 /* Create and mount. Idempotent for the same options; -EEXIST with a
- * message for different ones. Takes ownership of nothing. */
+ * message for different ones. Waits for a Remove of the same name to
+ * finish. Takes ownership of nothing. */
 int tlk_vol_create(const char *name, const struct tlk_vol_opts *opts,
 		   struct tlk_perr *err);
 
-/* Refused (-EBUSY) while a mount ID is registered; otherwise unmounts,
- * forgets the volume (persisted) and deletes its directories. */
+/* Refused (-EBUSY) while a mount ID is registered, -ETIMEDOUT while its
+ * taglockfs does not answer; otherwise unmounts, forgets the volume
+ * (persisted) and deletes its directories. */
 int tlk_vol_remove(const char *name, struct tlk_perr *err);
 
 /* Register mount ID `id` (idempotent), make sure the filesystem is
- * mounted (remounting a dead one), and copy the mountpoint into mnt. */
+ * mounted (remounting a dead one), and copy the mountpoint into mnt.
+ * -ETIMEDOUT, within the check deadline, when its taglockfs does not
+ * answer. */
 int tlk_vol_mount(const char *name, const char *id, char *mnt, size_t size,
 		  struct tlk_perr *err);
 
@@ -69,20 +76,18 @@ int tlk_vol_path(const char *name, char *mnt, size_t size,
 		 struct tlk_perr *err);
 
 /* {"Name","Mountpoint","CreatedAt","Status":{...}} for Get; *out is a new
- * reference. Reads the audit log outside every table lock. */
+ * reference. Reads the audit log outside every table lock, never the
+ * mount: the health is the last check's. */
 int tlk_vol_describe(const char *name, json_t **out, struct tlk_perr *err);
 
 /* [{"Name","Mountpoint"}, ...] of every ready volume; new reference. */
 int tlk_vol_list(json_t **out);
 
-/* Check every volume's mount and remount those that are missing or whose
- * taglockfs died. `wait` false skips volumes busy with another operation
- * (the periodic watchdog); true waits for them (start-up recovery). */
-void tlk_vol_check_all(bool wait);
-
-/* Start the background thread that first recovers every volume
- * (tlk_vol_check_all(true)) and then re-checks them every `interval_ms`
- * (0: recovery only). Returns 0 or -errno. */
+/* Start the background thread that first recovers every volume and then
+ * re-checks them every `interval_ms` (0: recovery only), each volume in a
+ * thread of its own: a check finds a hung mount (reported, left alone), a
+ * missing one or one whose taglockfs died (mounted again). Returns 0 or
+ * -errno. */
 int tlk_vol_watch_start(unsigned interval_ms);
 
 #endif

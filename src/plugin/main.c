@@ -34,6 +34,8 @@ static const char usage[] =
     "                         program, else /usr/local/bin/taglockfs)\n"
     "  --default-policy FILE  policy for volumes created without policy=\n"
     "  --watch-interval MS    health check of mounts (default 2000, 0 off)\n"
+    "  --check-timeout MS     a mount that does not answer a check within MS\n"
+    "                         is reported hung (default 5000)\n"
     "  --mount-timeout S      give up on a mount after S seconds (default 60)\n"
     "  --syslog               log to syslog instead of stderr\n"
     "  -d, --debug            log every request\n"
@@ -87,6 +89,7 @@ enum {
 	OPT_TAGLOCKFS,
 	OPT_POLICY,
 	OPT_WATCH,
+	OPT_CHECK,
 	OPT_TIMEOUT,
 	OPT_SYSLOG,
 	OPT_VERSION
@@ -98,6 +101,7 @@ static const struct option longopts[] = {
     {"taglockfs", required_argument, NULL, OPT_TAGLOCKFS},
     {"default-policy", required_argument, NULL, OPT_POLICY},
     {"watch-interval", required_argument, NULL, OPT_WATCH},
+    {"check-timeout", required_argument, NULL, OPT_CHECK},
     {"mount-timeout", required_argument, NULL, OPT_TIMEOUT},
     {"syslog", no_argument, NULL, OPT_SYSLOG},
     {"debug", no_argument, NULL, 'd'},
@@ -131,6 +135,9 @@ static int parse_args(int argc, char **argv, struct tlk_plugin_config *cfg,
 		case OPT_WATCH:
 			bad = parse_uint(optarg, &cfg->watch_interval_ms);
 			break;
+		case OPT_CHECK:
+			bad = parse_uint(optarg, &cfg->check_timeout_ms);
+			break;
 		case OPT_TIMEOUT:
 			bad = parse_uint(optarg, &cfg->mount_timeout_s);
 			break;
@@ -155,7 +162,8 @@ static int parse_args(int argc, char **argv, struct tlk_plugin_config *cfg,
 			return -1;
 		}
 	}
-	if (optind != argc || cfg->mount_timeout_s == 0) {
+	if (optind != argc || cfg->mount_timeout_s == 0 ||
+	    cfg->check_timeout_ms == 0) {
 		fputs(usage, stderr);
 		return -1;
 	}
@@ -197,6 +205,7 @@ int main(int argc, char **argv)
 	    .socket_path = TLK_PLUGIN_SOCKET,
 	    .state_dir = TLK_PLUGIN_STATE_DIR,
 	    .watch_interval_ms = 2000,
+	    .check_timeout_ms = 5000,
 	    .mount_timeout_s = 60,
 	};
 	struct tlk_perr err = {""};
@@ -221,7 +230,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if ((ret = tlk_vol_watch_start(cfg.watch_interval_ms)) < 0)
-		tlk_err("cannot start the recovery thread: %s", strerror(-ret));
+		tlk_err("cannot start the health-check thread: %s",
+			strerror(-ret));
 	tlk_notice("serving %s (state %s, taglockfs %s)", cfg.socket_path,
 		   cfg.state_dir, cfg.taglockfs);
 	ret = tlk_server_run(lfd, sfd, 10);

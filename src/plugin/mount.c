@@ -46,6 +46,9 @@ const char *tlk_mnt_state_name(enum tlk_mnt_state state)
 		return "covered by a mount that is not taglockfs";
 	case TLK_MNT_ERROR:
 		return "cannot be examined";
+	case TLK_MNT_HUNG:
+		return "mounted, but its taglockfs does not answer "
+		       "(stopped or hung)";
 	default:
 		return "unknown";
 	}
@@ -239,7 +242,7 @@ int tlk_mnt_start(const struct tlk_mnt_args *a, struct tlk_perr *err)
 	close(pipefd[0]);
 	flatten(out, len);
 	if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		st = tlk_mnt_probe(a->mnt);
+		st = tlk_mnt_probe_within(NULL, a->mnt, a->probe_ms);
 		if (st == TLK_MNT_LIVE)
 			return 0;
 		ret = tlk_perr_set(
@@ -248,8 +251,8 @@ int tlk_mnt_start(const struct tlk_mnt_args *a, struct tlk_perr *err)
 	} else {
 		ret = explain(a, status, out, err);
 	}
-	st = tlk_mnt_probe(a->mnt);
-	if (st == TLK_MNT_LIVE || st == TLK_MNT_DEAD)
+	st = tlk_mnt_probe_within(NULL, a->mnt, a->probe_ms);
+	if (st == TLK_MNT_LIVE || st == TLK_MNT_DEAD || st == TLK_MNT_HUNG)
 		tlk_mnt_stop(a->mnt, 1, NULL);
 	return ret;
 }

@@ -4,25 +4,37 @@
  *
  * Both read only the table (under tab_lock, briefly) and the audit log (with
  * no table lock held), never the mount itself: a volume whose taglockfs is
- * slow or being remounted still answers at once. `mounted` is what the
- * last create, mount or health check found.
+ * slow, stopped or being remounted still answers at once. `health` and
+ * `mounted` are what the last create, mount or health check found:
+ * "ok" (mounted: true), "hung" (mounted, but silent past the check
+ * deadline), "down" (not mounted; `health_error` says why) or "unchecked"
+ * (just loaded from the state file).
  */
 #include <errno.h>
 #include <string.h>
 
 #include "vol_internal.h"
 
-static json_t *status_of(struct vol *v, bool mounted, size_t ids)
+struct health {
+	enum vol_health state;
+	char why[sizeof(((struct vol *)0)->health_why)];
+};
+
+static json_t *status_of(struct vol *v, const struct health *h, size_t ids)
 {
 	unsigned long refused = 0, records = 0;
 	json_t *st;
 	int ret;
 
-	st = json_pack("{s:s, s:s, s:s, s:b, s:I}", "policy", v->policy,
+	st = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I}", "policy", v->policy,
 		       "audit_log", v->audit, "backing_dir", v->data, "mounted",
-		       mounted, "mount_ids", (json_int_t)ids);
+		       h->state == VOL_HEALTHY, "health",
+		       tlk_vol_health_name(h->state), "mount_ids",
+		       (json_int_t)ids);
 	if (st == NULL)
 		return NULL;
+	if (h->why[0] != '\0')
+		json_object_set_new(st, "health_error", json_string(h->why));
 	ret = tlk_refusals_update(&v->refusals, v->audit, &refused, &records);
 	if (ret < 0) {
 		json_object_set_new(st, "refused_writes", json_null());
@@ -40,7 +52,8 @@ static json_t *status_of(struct vol *v, bool mounted, size_t ids)
 int tlk_vol_describe(const char *name, json_t **out, struct tlk_perr *err)
 {
 	struct vol *v;
-	bool mounted = false, ready = false;
+	struct health h = {VOL_UNCHECKED, ""};
+	bool ready = false;
 	size_t ids = 0;
 	json_t *st;
 
@@ -48,7 +61,8 @@ int tlk_vol_describe(const char *name, json_t **out, struct tlk_perr *err)
 	pthread_mutex_lock(&tlk_vol_tab_lock);
 	if (v != NULL) {
 		ready = v->state == VOL_READY;
-		mounted = v->mounted;
+		h.state = v->health;
+		memcpy(h.why, v->health_why, sizeof(h.why));
 		ids = json_array_size(v->ids);
 	}
 	pthread_mutex_unlock(&tlk_vol_tab_lock);
@@ -57,7 +71,7 @@ int tlk_vol_describe(const char *name, json_t **out, struct tlk_perr *err)
 		tlk_perr_set(err, -ENOENT, "no such taglockfs volume: %s",
 			     name);
 	} else {
-		st = status_of(v, mounted, ids);
+		st = status_of(v, &h, ids);
 		*out = st ? json_pack("{s:s, s:s, s:s, s:o}", "Name", v->name,
 				      "Mountpoint", v->mnt, "CreatedAt",
 				      v->created_at, "Status", st)

@@ -69,6 +69,7 @@ struct vol *tlk_vol_new(const char *name, const char *policy,
 		return NULL;
 	}
 	pthread_mutex_init(&v->op_lock, NULL);
+	tlk_prober_init(&v->prober);
 	tlk_refusals_init(&v->refusals);
 	v->refs = 1;
 	v->state = VOL_CREATING;
@@ -91,6 +92,7 @@ void tlk_vol_free(struct vol *v)
 		return;
 	json_decref(v->ids);
 	pthread_mutex_destroy(&v->op_lock);
+	tlk_prober_destroy(&v->prober);
 	tlk_refusals_destroy(&v->refusals);
 	free(v->name);
 	free(v->policy);

@@ -8,6 +8,15 @@
  * Records are reference counted so a request can keep one while it waits
  * for its op_lock; a removed record is marked VOL_GONE and whoever waited
  * for it starts over or reports "no such volume".
+ *
+ * A record keeps its place in the table, and so its name, until its
+ * directory is gone: Remove deletes the tree while the record is
+ * VOL_REMOVING and unlinks it only then, so a Create of the same name waits
+ * on the op_lock instead of building a volume in a directory being deleted.
+ *
+ * The mount is only ever examined with a deadline (the check deadline,
+ * --check-timeout): a stopped taglockfs makes its volume VOL_HUNG, its
+ * Mount fails within the deadline, and nothing else waits for it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -76,11 +85,84 @@ static enum vol_state vol_state_of(struct vol *v)
 	return s;
 }
 
-static void set_mounted(struct vol *v, bool mounted)
+static enum vol_health vol_health_of(struct vol *v)
+{
+	enum vol_health h;
+
+	pthread_mutex_lock(&tlk_vol_tab_lock);
+	h = v->health;
+	pthread_mutex_unlock(&tlk_vol_tab_lock);
+	return h;
+}
+
+static void set_state(struct vol *v, enum vol_state s)
 {
 	pthread_mutex_lock(&tlk_vol_tab_lock);
-	v->mounted = mounted;
+	v->state = s;
 	pthread_mutex_unlock(&tlk_vol_tab_lock);
+}
+
+const char *tlk_vol_health_name(enum vol_health h)
+{
+	switch (h) {
+	case VOL_HEALTHY:
+		return "ok";
+	case VOL_HUNG:
+		return "hung";
+	case VOL_DOWN:
+		return "down";
+	case VOL_UNCHECKED:
+	default:
+		return "unchecked";
+	}
+}
+
+/* Record what the mount was found to be; `why` says it for HUNG and DOWN.
+ * A volume that stops answering, or answers again, is logged once. */
+static void set_health(struct vol *v, enum vol_health h, const char *why)
+{
+	enum vol_health was;
+
+	pthread_mutex_lock(&tlk_vol_tab_lock);
+	was = v->health;
+	v->health = h;
+	tlk_pathf(v->health_why, sizeof(v->health_why), "%s", why ? why : "");
+	pthread_mutex_unlock(&tlk_vol_tab_lock);
+	if (h == VOL_HUNG && was != VOL_HUNG)
+		tlk_err("%s; left as it is (Mount is refused until it answers "
+			"again or its process dies)",
+			why);
+	else if (h == VOL_HEALTHY && was == VOL_HUNG)
+		tlk_notice("volume %s: taglockfs answers again", v->name);
+}
+
+/* The mount's state within the check deadline. */
+static enum tlk_mnt_state probe(struct vol *v)
+{
+	return tlk_mnt_probe_within(&v->prober, v->mnt,
+				    tlk_vol_cfg->check_timeout_ms);
+}
+
+/* The mount did not answer within the deadline: -ETIMEDOUT. */
+static int hung_error(struct vol *v, struct tlk_perr *err)
+{
+	struct tlk_perr why;
+
+	tlk_perr_set(&why, 0,
+		     "volume %s: taglockfs on %s does not answer within %u ms "
+		     "(is its process stopped?)",
+		     v->name, v->mnt, tlk_vol_cfg->check_timeout_ms);
+	set_health(v, VOL_HUNG, why.msg);
+	if (err != NULL)
+		*err = why;
+	return -ETIMEDOUT;
+}
+
+/* A failure of ensure_mounted: record it as the volume's health. */
+static int down(struct vol *v, int ret, struct tlk_perr *err)
+{
+	set_health(v, VOL_DOWN, err ? err->msg : strerror(-ret));
+	return ret;
 }
 
 /* Look a READY volume up and lock its op_lock. NULL (err set) when it
@@ -115,6 +197,7 @@ static int start_mount(struct vol *v, struct tlk_perr *err)
 	    .policy = v->policy,
 	    .audit_log = v->audit,
 	    .timeout_s = tlk_vol_cfg->mount_timeout_s,
+	    .probe_ms = tlk_vol_cfg->check_timeout_ms,
 	};
 	int ret = tlk_mnt_start(&a, err);
 
@@ -126,38 +209,43 @@ static int start_mount(struct vol *v, struct tlk_perr *err)
 
 /* Make sure a live taglockfs serves v->mnt; with op_lock held. A dead
  * mount is detached first; `fresh` also replaces a live one (a new volume
- * must run with the options it was just given). */
+ * must run with the options it was just given). A hung one is left alone:
+ * -ETIMEDOUT. */
 static int ensure_mounted(struct vol *v, bool fresh, struct tlk_perr *err)
 {
-	enum tlk_mnt_state st = tlk_mnt_probe(v->mnt);
+	enum tlk_mnt_state st = probe(v);
 	int ret;
 
 	if (st == TLK_MNT_LIVE && !fresh) {
-		set_mounted(v, true);
+		set_health(v, VOL_HEALTHY, NULL);
 		return 0;
 	}
-	if (st == TLK_MNT_FOREIGN || st == TLK_MNT_ERROR) {
-		set_mounted(v, false);
-		return tlk_perr_set(err, -EBUSY, "volume %s: %s %s", v->name,
-				    v->mnt, tlk_mnt_state_name(st));
-	}
+	if (st == TLK_MNT_HUNG)
+		return hung_error(v, err);
+	if (st == TLK_MNT_FOREIGN || st == TLK_MNT_ERROR)
+		return down(v,
+			    tlk_perr_set(err, -EBUSY, "volume %s: %s %s",
+					 v->name, v->mnt,
+					 tlk_mnt_state_name(st)),
+			    err);
 	if (st != TLK_MNT_NONE) {
 		tlk_warn("volume %s: %s is %s; mounting it again", v->name,
 			 v->mnt, tlk_mnt_state_name(st));
-		if ((ret = tlk_mnt_stop(v->mnt, 1, err)) < 0) {
-			set_mounted(v, false);
-			return ret;
-		}
+		if ((ret = tlk_mnt_stop(v->mnt, 1, err)) < 0)
+			return down(v, ret, err);
 	}
 	if ((ret = tlk_fs_mkdir_p(v->data, 0755)) < 0 ||
-	    (ret = tlk_fs_mkdir_p(v->mnt, 0755)) < 0) {
-		set_mounted(v, false);
-		return tlk_perr_set(err, ret, "volume %s: cannot create %s: %s",
-				    v->name, v->dir, strerror(-ret));
-	}
+	    (ret = tlk_fs_mkdir_p(v->mnt, 0755)) < 0)
+		return down(v,
+			    tlk_perr_set(err, ret,
+					 "volume %s: cannot create %s: %s",
+					 v->name, v->dir, strerror(-ret)),
+			    err);
 	ret = start_mount(v, err);
-	set_mounted(v, ret == 0);
-	return ret;
+	if (ret < 0)
+		return down(v, ret, err);
+	set_health(v, VOL_HEALTHY, NULL);
+	return 0;
 }
 
 int tlk_vol_init(const struct tlk_plugin_config *cfg, struct tlk_perr *err)
@@ -213,14 +301,11 @@ static int build_new(struct vol *v, struct tlk_perr *err)
 			 v->dir);
 	ret = ensure_mounted(v, true, err);
 	if (ret == 0) {
-		pthread_mutex_lock(&tlk_vol_tab_lock);
-		v->state = VOL_READY;
-		pthread_mutex_unlock(&tlk_vol_tab_lock);
+		set_state(v, VOL_READY);
 		ret = tlk_vol_persist(err);
 	}
 	if (ret < 0) {
 		tlk_mnt_stop(v->mnt, 1, NULL);
-		set_mounted(v, false);
 		if (made_dir)
 			tlk_fs_remove_tree(v->dir);
 	}
@@ -311,6 +396,10 @@ static int check_unused(struct vol *v, struct tlk_perr *err)
 	return -EBUSY;
 }
 
+/* The record stays in the table (VOL_REMOVING: out of Get, List and the
+ * state file) until its directory is deleted, and op_lock is held
+ * throughout: a Create of the same name waits for the end, then builds a
+ * new directory (see the top of this file). */
 int tlk_vol_remove(const char *name, struct tlk_perr *err)
 {
 	struct vol *v = vol_lock_ready(name, err);
@@ -318,21 +407,19 @@ int tlk_vol_remove(const char *name, struct tlk_perr *err)
 
 	if (v == NULL)
 		return -ENOENT;
+	/* A hung mount cannot be unmounted (the probe blocked in it holds
+	 * it busy): say why rather than "a process still uses it". */
 	if ((ret = check_unused(v, err)) < 0 ||
+	    (probe(v) == TLK_MNT_HUNG && (ret = hung_error(v, err)) < 0) ||
 	    (ret = tlk_mnt_stop(v->mnt, 0, err)) < 0) {
 		vol_unlock(v);
 		return ret;
 	}
-	set_mounted(v, false);
-	vol_unlink(v);
+	set_health(v, VOL_DOWN, "removed");
+	set_state(v, VOL_REMOVING);
 	if ((ret = tlk_vol_persist(err)) < 0) {
-		/* Keep the volume; the watchdog mounts it again. */
-		pthread_mutex_lock(&tlk_vol_tab_lock);
-		v->state = VOL_READY;
-		v->next = tlk_vol_table;
-		tlk_vol_table = v;
-		v->refs++;
-		pthread_mutex_unlock(&tlk_vol_tab_lock);
+		/* Keep the volume; the health check mounts it again. */
+		set_state(v, VOL_READY);
 		vol_unlock(v);
 		return ret;
 	}
@@ -342,6 +429,7 @@ int tlk_vol_remove(const char *name, struct tlk_perr *err)
 			name, v->dir, strerror(-ret));
 	else
 		tlk_notice("volume %s removed and %s deleted", name, v->dir);
+	vol_unlink(v);
 	vol_unlock(v);
 	return 0;
 }
@@ -444,43 +532,19 @@ int tlk_vol_path(const char *name, char *mnt, size_t size, struct tlk_perr *err)
 	return ret;
 }
 
-/* One volume of the health check; op_lock held. */
-static void check_one(struct vol *v)
+/* Under op_lock, as every look at the mount: a probe running while Remove
+ * unmounts would make the unmount fail with EBUSY. The lock is held for
+ * at most the check deadline when the mount is hung. */
+void tlk_vol_check(struct vol *v, bool wait)
 {
 	struct tlk_perr err = {""};
 
-	if (ensure_mounted(v, false, &err) < 0)
+	if (wait)
+		pthread_mutex_lock(&v->op_lock);
+	else if (pthread_mutex_trylock(&v->op_lock) != 0)
+		return; /* busy with a request: the next round looks again */
+	if (vol_state_of(v) == VOL_READY &&
+	    ensure_mounted(v, false, &err) < 0 && vol_health_of(v) != VOL_HUNG)
 		tlk_err("volume %s: cannot mount: %s", v->name, err.msg);
-}
-
-void tlk_vol_check_all(bool wait)
-{
-	struct vol **list = NULL;
-	size_t n = 0, i;
-	struct vol *v;
-
-	pthread_mutex_lock(&tlk_vol_tab_lock);
-	for (v = tlk_vol_table; v != NULL; v = v->next)
-		n++;
-	list = n ? calloc(n, sizeof(*list)) : NULL;
-	n = 0;
-	for (v = list ? tlk_vol_table : NULL; v != NULL; v = v->next)
-		if (v->state == VOL_READY) {
-			v->refs++;
-			list[n++] = v;
-		}
-	pthread_mutex_unlock(&tlk_vol_tab_lock);
-	for (i = 0; i < n; i++) {
-		v = list[i];
-		if (wait)
-			pthread_mutex_lock(&v->op_lock);
-		else if (pthread_mutex_trylock(&v->op_lock) != 0) {
-			tlk_vol_unref(v);
-			continue;
-		}
-		if (vol_state_of(v) == VOL_READY)
-			check_one(v);
-		vol_unlock(v);
-	}
-	free(list);
+	pthread_mutex_unlock(&v->op_lock);
 }

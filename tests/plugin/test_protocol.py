@@ -387,7 +387,10 @@ def test_restart_remounts_dead_and_missing(plugins, policy):
         assert len(taglockfs_mounts(p2.mnt(v))) == 1, 'the stale mount was detached'
         assert read_text(tag_link(p2.mnt(v), 'test/example', 'v1')) == hexdigest('a')
         assert write_tag(p2.mnt(v), 'test/example', 'v1', hexdigest('b')) == errno.EPERM
-        assert get(p2, v)['Status']['mounted'] is True
+        # The mount shows before the plugin has seen taglockfs finish
+        # starting (it polls the child every 50 ms): allow for that.
+        wait_for(lambda: get(p2, v)['Status']['mounted'] is True, 5,
+                 '%s reported mounted' % v)
 
 
 def test_killed_daemon_is_remounted(plugin, policy):
@@ -443,8 +446,10 @@ def test_cli(work):
     assert out.returncode == 0 and out.stdout.startswith('taglockfs-plugin ')
     out = subprocess.run([PLUGIN, '--help'], capture_output=True, text=True)
     assert out.returncode == 0 and '--default-policy' in out.stdout
-    out = subprocess.run([PLUGIN, '--bogus'], capture_output=True, text=True)
-    assert out.returncode == 2
+    assert '--check-timeout' in out.stdout
+    for bad in (['--bogus'], ['--check-timeout', '0'], ['--check-timeout', 'x']):
+        out = subprocess.run([PLUGIN] + bad, capture_output=True, text=True)
+        assert out.returncode == 2, bad
     out = subprocess.run([PLUGIN, '--taglockfs', '/nonexistent/taglockfs', '--socket',
                           os.path.join(work, 's.sock'), '--state-dir', work],
                          capture_output=True, text=True, timeout=10)
