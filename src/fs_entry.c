@@ -179,13 +179,18 @@ void tlk_reply_entry(fuse_req_t req, const struct fuse_entry_param *e)
 
 void tlk_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	struct tlk_fs *fs = tlk_fs_of(req);
 	struct fuse_entry_param e;
+	unsigned long granted;
 	int ret = tlk_make_entry(req, tlk_inode_of(req, parent), name, &e);
 
-	if (ret < 0)
+	if (ret < 0) {
 		fuse_reply_err(req, -ret);
-	else
-		tlk_reply_entry(req, &e);
+		return;
+	}
+	granted = tlk_link_cache_grant(fs, parent, &e);
+	tlk_reply_entry(req, &e);
+	tlk_link_cache_confirm(fs, parent, granted);
 }
 
 static void forget_one(fuse_req_t req, fuse_ino_t ino, uint64_t n)

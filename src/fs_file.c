@@ -62,14 +62,18 @@ bool tlk_file_sealed(fuse_req_t req, const struct tlk_file *f)
 	return v.kind == TLK_REFUSE;
 }
 
-/* A path-determined link (revision, index, layer) that holds its 71
- * bytes and has one name: rule 3 keeps them what they are. */
-static bool fixed_content(int fd)
+/* A whole, singly linked link whose bytes cannot change: a
+ * path-determined one (rule 3), or a protected tag's (rules 4 and 6,
+ * link_cache.c drops it when the policy changes). */
+static bool fixed_content(fuse_req_t req, const struct tlk_node *node, int fd)
 {
 	struct stat st;
 
-	return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	       st.st_nlink == 1 && st.st_size == TLK_LINK_LEN;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_nlink != 1 || st.st_size != TLK_LINK_LEN)
+		return false;
+	return tlk_layout_link_class(node->kind) == TLK_LINK_PATH ||
+	       tlk_link_cache_cacheable(tlk_fs_of(req), node, &st);
 }
 
 /* Direct I/O for files the daemon inspects; the page cache kept across
@@ -83,8 +87,7 @@ static void choose_io(fuse_req_t req, struct tlk_inode *inode,
 	enum tlk_kind kind = node->kind;
 	bool writes = (fi->flags & O_ACCMODE) != O_RDONLY;
 	bool fixed = !writes && !f->guard && !f->blob &&
-		     tlk_layout_link_class(kind) == TLK_LINK_PATH &&
-		     fixed_content(f->fd);
+		     fixed_content(req, node, f->fd);
 
 	fi->direct_io = !fixed && (f->guard || f->blob ||
 				   tlk_layout_is_inspected_file(kind));

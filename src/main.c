@@ -228,10 +228,12 @@ static int serve(struct tlk_fs *fs, struct tlk_options *o)
 		goto out_signals;
 	fuse_daemonize(o->foreground);
 	tlk_log_init("taglockfs", !o->foreground, o->debug);
+	fs->se = se;
+	if ((ret = tlk_link_cache_start(fs)) < 0)
+		tlk_warn("tag links are not cached: %s", strerror(-ret));
 	if (tlk_live_policy_watch(fs->policy) < 0)
 		tlk_warn("policy watcher not running: changes apply on the "
 			 "next operation only");
-	fs->se = se;
 	tlk_trimmer_start(fs);
 	if ((ret = tlk_gate_start()) < 0)
 		tlk_err("gate not running: %s", strerror(-ret));
@@ -250,6 +252,7 @@ static int serve(struct tlk_fs *fs, struct tlk_options *o)
 		fuse_loop_cfg_destroy(cfg);
 	}
 	tlk_gate_stop();
+	tlk_link_cache_stop();
 	tlk_trimmer_stop();
 	fuse_session_unmount(se);
 out_signals:

@@ -1,0 +1,105 @@
+# SPDX-License-Identifier: MIT
+"""What the kernel may cache (docs/design.md), seen from a reader.
+
+A protected tag's whole current/link, the path-determined links and blob
+data are cached by the kernel for cache_timeout (60 s by default). These
+tests check that the caching never serves what is no longer there: once a
+policy edit unprotects a tag, an overwrite through the mount is seen by the
+next read at once (the daemon drops the kernel's entries when the policy
+changes), for both of distribution's ways of writing a tag, on this mount
+and on a second daemon sharing the backing directory and the policy; and a
+deleted or renamed link is gone at once."""
+import os
+import time
+
+import pytest
+
+from tlkutil import (OPEN_POLICY, digest, push_tag, read, rev_link, tag_link,
+                     write_link)
+
+REPO = 'test/example'
+A, B = digest('cache-A').encode(), digest('cache-B').encode()
+
+
+def read_until(path, want, within=2.0):
+    """Read `path` until it holds `want` or `within` seconds passed;
+    returns what it held last and how long it took."""
+    start = time.monotonic()
+    while True:
+        got = read(path)
+        if got == want or time.monotonic() - start > within:
+            return got, time.monotonic() - start
+        time.sleep(0.01)
+
+
+def unprotect(m, *others):
+    """Make test/example mutable and wait until every daemon loaded it."""
+    marks = [(d, d.log_mark()) for d in (m,) + others]
+    m.set_policy(OPEN_POLICY, 'rename')
+    for d, mark in marks:
+        d.wait_line('loaded', start=mark)
+
+
+@pytest.mark.parametrize('seq', ['28', '31'])
+def test_overwrite_after_unprotect_is_read_at_once(tlk, seq):
+    m = tlk.mount()
+    link = tag_link(m.root, REPO, 'v1')
+    push_tag(m.root, REPO, 'v1', A.decode())
+    for _ in range(20):             # in the kernel's cache now
+        assert read(link) == A
+    unprotect(m)
+    push_tag(m.root, REPO, 'v1', B.decode(), seq=seq)
+    got, took = read_until(link, B)
+    assert got == B, 'still %s %.2f s after the overwrite' % (got, took)
+    assert read(tag_link(m.broot, REPO, 'v1')) == B
+    print('overwrite seen after %.3f s' % took)
+
+
+def test_replica_sees_the_overwrite_after_its_own_reload(tlk):
+    m = tlk.mount()
+    r = tlk.mount_second(m)
+    push_tag(m.root, REPO, 'v1', A.decode())
+    for _ in range(20):
+        assert read(tag_link(r.root, REPO, 'v1')) == A
+    unprotect(m, r)
+    push_tag(m.root, REPO, 'v1', B.decode())
+    got, took = read_until(tag_link(r.root, REPO, 'v1'), B)
+    assert got == B, 'replica still reads %s after %.2f s' % (got, took)
+
+
+def test_policy_edit_back_and_forth_never_serves_a_stale_tag(tlk):
+    """Protect, cache, unprotect, overwrite, protect again (cached again),
+    unprotect, overwrite: every read after each overwrite is the new
+    digest."""
+    m = tlk.mount()
+    link = tag_link(m.root, REPO, 'v1')
+    protect = m.policy.read_text()
+    want = A
+    push_tag(m.root, REPO, 'v1', A.decode())
+    for i in range(4):
+        for _ in range(10):
+            assert read(link) == want
+        unprotect(m)
+        want = digest('cache-%d' % i).encode()
+        write_link(link, want.decode())
+        got, took = read_until(link, want)
+        assert got == want, 'round %d: %s after %.2f s' % (i, got, took)
+        mark = m.log_mark()
+        m.set_policy(protect, 'rename')
+        m.wait_line('loaded', start=mark)
+
+
+def test_removed_and_renamed_links_are_gone_at_once(tlk):
+    m = tlk.mount(policy=OPEN_POLICY)
+    push_tag(m.root, REPO, 'v1', A.decode())
+    rev = rev_link(m.root, REPO, A.decode())
+    for _ in range(10):
+        assert read(rev) == A
+    os.unlink(rev)
+    assert not os.path.exists(rev)
+    assert not os.path.exists(rev_link(m.broot, REPO, A.decode()))
+    link = tag_link(m.root, REPO, 'v1')
+    for _ in range(10):
+        assert read(link) == A
+    os.rename(link, str(link) + '.old')
+    assert not os.path.exists(link)
