@@ -442,21 +442,6 @@ void tlk_trimmer_stop(void);
 
 extern const struct fuse_lowlevel_ops tlk_fs_ops;
 
-/* link_cache.c: protected tags' links the kernel may cache, dropped when
- * the policy changes (docs/design.md, "What the kernel may cache").
- * cacheable: `node` (at `st`) is a protected tag's whole, singly linked
- * current/link. grant: for a lookup's entry `e` in `dir`, raise its
- * timeouts when cacheable and note `dir`; returns a token for confirm,
- * which the lookup calls after replying. */
-bool tlk_link_cache_cacheable(struct tlk_fs *fs, const struct tlk_node *node,
-			      const struct stat *st);
-unsigned long tlk_link_cache_grant(struct tlk_fs *fs, fuse_ino_t dir,
-				   struct fuse_entry_param *e);
-void tlk_link_cache_confirm(struct tlk_fs *fs, fuse_ino_t dir,
-			    unsigned long granted);
-int tlk_link_cache_start(struct tlk_fs *fs);
-void tlk_link_cache_stop(void);
-
 /* gate_server.c: the manifest-PUT verdict endpoint for nginx
  * (docs/design.md, "The gate"). Open binds the socket (before the mount,
  * errors to stderr); start serves it (after daemonising); stop ends it. */

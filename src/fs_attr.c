@@ -27,10 +27,7 @@ void tlk_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	tlk_where_of(tlk_fs_of(req), inode, &node);
-	fuse_reply_attr(req, &st,
-			tlk_link_cache_cacheable(tlk_fs_of(req), &node, &st)
-			    ? tlk_fs_of(req)->cache_timeout
-			    : tlk_cache_timeout(tlk_fs_of(req), &node, &st));
+	fuse_reply_attr(req, &st, tlk_cache_timeout(tlk_fs_of(req), &node, &st));
 }
 
 static int set_size(fuse_req_t req, struct tlk_inode *inode, off_t size,

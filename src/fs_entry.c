@@ -49,7 +49,8 @@ double tlk_cache_timeout(const struct tlk_fs *fs, const struct tlk_node *node,
 	bool one_reg = S_ISREG(st->st_mode) && st->st_nlink == 1;
 
 	switch (node->kind) {
-	/* Hold exactly their own digest once whole (rule 3). */
+	/* Hold exactly their own digest once whole (rule 3); read with
+	 * direct I/O all the same (choose_io in fs_file.c). */
 	case TLK_REV_LINK:
 	case TLK_TAG_INDEX_LINK:
 	case TLK_LAYER_LINK:
@@ -179,18 +180,13 @@ void tlk_reply_entry(fuse_req_t req, const struct fuse_entry_param *e)
 
 void tlk_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct tlk_fs *fs = tlk_fs_of(req);
 	struct fuse_entry_param e;
-	unsigned long granted;
 	int ret = tlk_make_entry(req, tlk_inode_of(req, parent), name, &e);
 
-	if (ret < 0) {
+	if (ret < 0)
 		fuse_reply_err(req, -ret);
-		return;
-	}
-	granted = tlk_link_cache_grant(fs, parent, &e);
-	tlk_reply_entry(req, &e);
-	tlk_link_cache_confirm(fs, parent, granted);
+	else
+		tlk_reply_entry(req, &e);
 }
 
 static void forget_one(fuse_req_t req, fuse_ino_t ino, uint64_t n)

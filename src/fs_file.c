@@ -62,42 +62,27 @@ bool tlk_file_sealed(fuse_req_t req, const struct tlk_file *f)
 	return v.kind == TLK_REFUSE;
 }
 
-/* A whole, singly linked link whose bytes cannot change: a
- * path-determined one (rule 3), or a protected tag's (rules 4 and 6,
- * link_cache.c drops it when the policy changes). */
-static bool fixed_content(fuse_req_t req, const struct tlk_node *node, int fd)
-{
-	struct stat st;
-
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_nlink != 1 || st.st_size != TLK_LINK_LEN)
-		return false;
-	return tlk_layout_link_class(node->kind) == TLK_LINK_PATH ||
-	       tlk_link_cache_cacheable(tlk_fs_of(req), node, &st);
-}
-
 /* Direct I/O for files the daemon inspects; the page cache kept across
- * opens for blob data and for readers of whole path-determined links;
- * kernel passthrough, where the build and the kernel have it, for every
- * other regular file (docs/design.md, "What the kernel may cache"). */
+ * opens for blob data; kernel passthrough, where the build and the kernel
+ * have it, for every other regular file (docs/design.md, "What the kernel
+ * may cache"). */
 static void choose_io(fuse_req_t req, struct tlk_inode *inode,
 		      struct tlk_file *f, const struct tlk_node *node,
 		      struct fuse_file_info *fi)
 {
 	enum tlk_kind kind = node->kind;
 	bool writes = (fi->flags & O_ACCMODE) != O_RDONLY;
-	bool fixed = !writes && !f->guard && !f->blob &&
-		     fixed_content(req, node, f->fd);
 
-	fi->direct_io = !fixed && (f->guard || f->blob ||
-				   tlk_layout_is_inspected_file(kind));
+	/* Links are read with direct I/O even where their bytes cannot
+	 * change: a writer's O_TRUNC open makes the kernel set the size to
+	 * 0 locally (ATOMIC_O_TRUNC) while the guarded view, not the file,
+	 * is emptied, and a reader of the page cache would see an empty
+	 * link (docs/design.md, "What the kernel may cache"). */
+	fi->direct_io =
+	    f->guard || f->blob || tlk_layout_is_inspected_file(kind);
 	fi->keep_cache = 0;
 	/* A reader has nothing to flush: no FLUSH request at its close. */
 	fi->noflush = !writes && !f->guard && !f->blob;
-	if (fixed) { /* rule 3: what is cached is still right */
-		fi->keep_cache = 1;
-		return;
-	}
 	if (!fi->direct_io && f->fd >= 0 && S_ISREG(inode->type))
 		f->passthrough = tlk_passthrough_attach(req, inode, f->fd, fi);
 	/* A writer in the tree keeps no pages in the kernel's cache: a file

@@ -46,9 +46,6 @@ struct tlk_live_policy {
 	unsigned long settled;	 /* ticket of the newest load applied */
 	struct tlk_policy_error shown; /* the fault logged last, if any */
 	atomic_ulong tickets;	       /* one per load, in start order */
-	atomic_ulong generation;       /* one per policy swapped in */
-	void (*on_swap)(void *);       /* set before any thread starts */
-	void *on_swap_arg;
 	pthread_t watcher;
 	bool watching;
 	int wake[2];	  /* SIGHUP and close -> watcher */
@@ -129,7 +126,6 @@ static void settle(struct tlk_live_policy *lp, unsigned long ticket,
 		r->changed = !file_id_equal(id, &lp->loaded);
 		r->old = lp->current;
 		lp->current = ref;
-		atomic_fetch_add(&lp->generation, 1);
 		lp->loaded = *id;
 		r->recovered = lp->shown.fault != TLK_POLICY_OK;
 		memset(&lp->shown, 0, sizeof(lp->shown));
@@ -169,11 +165,8 @@ static int load(struct tlk_live_policy *lp, struct tlk_policy_error *err,
 	settle(lp, ticket, &id, ref, err, r);
 	if (r->stale && ref)
 		ref_put(ref);
-	if (r->old) {
+	if (r->old)
 		ref_put(r->old);
-		if (lp->on_swap)
-			lp->on_swap(lp->on_swap_arg);
-	}
 	return ret;
 }
 
@@ -250,18 +243,6 @@ int tlk_live_policy_open(const char *path, struct tlk_live_policy **out,
 	}
 	*out = lp;
 	return 0;
-}
-
-unsigned long tlk_live_policy_generation(struct tlk_live_policy *lp)
-{
-	return atomic_load(&lp->generation);
-}
-
-void tlk_live_policy_on_swap(struct tlk_live_policy *lp, void (*fn)(void *),
-			     void *arg)
-{
-	lp->on_swap = fn;
-	lp->on_swap_arg = arg;
 }
 
 void tlk_live_policy_acquire(struct tlk_live_policy *lp,

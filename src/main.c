@@ -229,8 +229,6 @@ static int serve(struct tlk_fs *fs, struct tlk_options *o)
 	fuse_daemonize(o->foreground);
 	tlk_log_init("taglockfs", !o->foreground, o->debug);
 	fs->se = se;
-	if ((ret = tlk_link_cache_start(fs)) < 0)
-		tlk_warn("tag links are not cached: %s", strerror(-ret));
 	if (tlk_live_policy_watch(fs->policy) < 0)
 		tlk_warn("policy watcher not running: changes apply on the "
 			 "next operation only");
@@ -252,7 +250,6 @@ static int serve(struct tlk_fs *fs, struct tlk_options *o)
 		fuse_loop_cfg_destroy(cfg);
 	}
 	tlk_gate_stop();
-	tlk_link_cache_stop();
 	tlk_trimmer_stop();
 	fuse_session_unmount(se);
 out_signals:

@@ -48,16 +48,6 @@ void tlk_live_policy_acquire(struct tlk_live_policy *lp,
 			     struct tlk_policy_hold *hold);
 void tlk_live_policy_release(struct tlk_policy_hold *hold);
 
-/* A number that grows by one each time another policy is put in force
- * (it changes before an acquire can return the new policy). */
-unsigned long tlk_live_policy_generation(struct tlk_live_policy *lp);
-
-/* Call fn(arg) after each new policy is put in force, from whichever
- * thread loaded it, with no lock held: fn must not block (wake a thread).
- * Set it before any thread starts. */
-void tlk_live_policy_on_swap(struct tlk_live_policy *lp, void (*fn)(void *),
-			     void *arg);
-
 /* Re-read now (SIGHUP does this; a fault is logged even if unchanged).
  * Returns 0 if the file is in force afterwards, -errno/-EINVAL if the last
  * good policy was kept. */

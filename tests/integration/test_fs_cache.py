@@ -1,14 +1,16 @@
 # SPDX-License-Identifier: MIT
 """What the kernel may cache (docs/design.md), seen from a reader.
 
-A protected tag's whole current/link, the path-determined links and blob
-data are cached by the kernel for cache_timeout (60 s by default). These
-tests check that the caching never serves what is no longer there: once a
-policy edit unprotects a tag, an overwrite through the mount is seen by the
-next read at once (the daemon drops the kernel's entries when the policy
-changes), for both of distribution's ways of writing a tag, on this mount
-and on a second daemon sharing the backing directory and the policy; and a
-deleted or renamed link is gone at once."""
+Path-determined links, blob data and the tree's fixed directories are
+cached by the kernel for cache_timeout (60 s by default); tag links are
+not (a cached protected link would have to be dropped at every policy
+edit that unprotects it, and the daemon cannot do that before an
+overwrite becomes readable). These tests check that no caching ever
+serves what is no longer there: once a policy edit unprotects a tag, an
+overwrite through the mount is seen by the next read, for both of
+distribution's ways of writing a tag, on this mount and on a second daemon
+sharing the backing directory and the policy; links never read empty
+while they are rewritten; a deleted or renamed link is gone at once."""
 import os
 import time
 
