@@ -136,8 +136,11 @@ static struct tlk_verdict decide_open_write(const struct tlk_facts *f)
 		if (behind_back(f))
 			return refuse(TLK_R_ALIAS);
 		/* Rule 9: only a manifest-sized blob may be rewritten, with
-		 * identical bytes (two concurrent manifest PUTs). */
-		if (f->size > TLK_SMALL_BLOB)
+		 * identical bytes (two concurrent manifest PUTs). An O_TRUNC
+		 * open truncates: the kernel sets the size to 0 for every
+		 * reader of its page cache at once, whatever the daemon does
+		 * (distribution truncates with ftruncate, never O_TRUNC). */
+		if (f->size > TLK_SMALL_BLOB || (f->truncating && f->size > 0))
 			return refuse(TLK_R_WRITE_ONCE);
 		return verdict(TLK_INSPECT, TLK_R_GUARDED);
 	}

@@ -304,9 +304,10 @@ int tlk_tag_truncate(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
  * handle) or -errno. */
 int tlk_tag_create_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
 			 const char *name, struct tlk_node *node);
-/* OPEN for writing of `inode`: ALLOW (0), INSPECT (1) or -errno. */
+/* OPEN for writing of `inode` with open(2) `flags`: ALLOW (0), INSPECT (1)
+ * or -errno. */
 int tlk_tag_open_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
-		       struct tlk_node *node);
+		       int flags, struct tlk_node *node);
 /* Publish `content` as the link `node` in `dirfd` through `pending`
  * (created when its fd is -1): the decision (PUBLISH_LINK, with the link
  * as it is at that moment) and the commit, under the repository lock.

@@ -144,7 +144,7 @@ void tlk_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (ret == 0 && opens_for_write(fi->flags)) {
 		ret = tlk_tag_open_check(fs, fuse_req_ctx(req)->pid, inode,
-					 &node);
+					 fi->flags, &node);
 		if (ret == TLK_INSPECT)
 			ret = open_existing(req, inode, &node, fi->flags, f);
 	} else if (ret == 0) {

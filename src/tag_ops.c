@@ -200,9 +200,10 @@ int tlk_tag_create_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *parent,
 }
 
 int tlk_tag_open_check(struct tlk_fs *fs, pid_t pid, struct tlk_inode *inode,
-		       struct tlk_node *node)
+		       int flags, struct tlk_node *node)
 {
-	struct tlk_facts f = {.op = TLK_OP_OPEN_WRITE};
+	struct tlk_facts f = {.op = TLK_OP_OPEN_WRITE,
+			      .truncating = (flags & O_TRUNC) != 0};
 
 	tlk_where_of(fs, inode, &f.node);
 	if (f.node.in_tree)

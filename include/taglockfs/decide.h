@@ -76,6 +76,7 @@ struct tlk_facts {
 	/* Blob data (docs/design.md, rule 9). */
 	size_t size;	  /* OPEN_WRITE: the blob's size; PUBLISH_BLOB: the
 			     new content's */
+	bool truncating;  /* OPEN_WRITE: the open has O_TRUNC */
 	bool has_content; /* PUBLISH_BLOB: the blob exists, not empty */
 	enum tlk_digest_check {
 		TLK_DIGEST_UNCHECKED = 0, /* not hashed (a large blob) */

@@ -534,6 +534,46 @@ def test_identical_rewrites_concurrent_readers_see_the_blob(m):
     assert read(blob(m.broot, h)) == data
 
 
+def test_o_trunc_open_of_a_blob_refused_readers_never_see_it_empty(m):
+    """Rule 9: an O_TRUNC open of existing blob data is refused (EPERM):
+    the kernel would set the file's size to 0 for every reader of its
+    page cache at once, whatever the daemon does with the bytes. Before
+    the fix, readers polling the blob while a writer rewrote the same
+    bytes with O_TRUNC read it empty about one time in six."""
+    data = b'{"schemaVersion": 2, "note": "o_trunc rewrite"}\n' * 40
+    h = put_blob(m, data)
+    p = blob(m.root, h)
+    before = snapshot(m.backing)
+    results = {}
+    stop = threading.Event()
+
+    def writer():
+        while not stop.is_set():
+            try:
+                fd = os.open(p, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
+            except OSError as e:
+                results[e.errno] = results.get(e.errno, 0) + 1
+                continue
+            try:
+                os.write(fd, data)
+                results['ok'] = results.get('ok', 0) + 1
+            finally:
+                os.close(fd)
+    poller = Poller(p)
+    poller.start()
+    w = threading.Thread(target=writer)
+    w.start()
+    time.sleep(1.5)
+    stop.set()
+    w.join(10)
+    poller.stop()
+    assert set(poller.seen) == {data}, \
+        {len(k): v for k, v in poller.seen.items()}
+    assert results.keys() == {errno.EPERM}, results
+    assert_same(before, m.backing)
+    assert read(blob(m.broot, h)) == data
+
+
 # ------------------------------------------------------------ rule 2
 
 @pytest.mark.parametrize('size', ['small', 'exactly_4MiB'])
