@@ -9,7 +9,7 @@ build_pkgs=(meson ninja-build pkg-config gcc libc6-dev dpkg-dev libfuse3-dev fus
 	libyaml-dev libjansson-dev libssl-dev libcmocka-dev)
 run_pkgs=(docker-registry skopeo nginx-light openssl curl python3 python3-pytest tar gzip rsync
 	coreutils util-linux procps psmisc)
-engine_pkgs=(docker.io podman runc busybox-static valgrind)
+engine_pkgs=(docker.io podman runc busybox-static valgrind clang libclang-rt-14-dev)
 
 case "$what" in
 build) pkgs=("${build_pkgs[@]}") ;;

@@ -50,6 +50,8 @@ declare -A sources=(
 	[audit]="src/audit.c"
 	[link]="src/digest.c"
 	[http]="src/http.c src/gate.c src/layout.c src/decide.c src/digest.c src/policy.c src/glob.c"
+	[guard]="src/shadow.c src/decide.c src/layout.c src/digest.c"
+	[layout]="src/layout.c"
 )
 declare -A modules=(
 	[manifest]="jansson"
@@ -57,9 +59,11 @@ declare -A modules=(
 	[audit]="jansson libcrypto"
 	[link]=""
 	[http]="jansson libcrypto yaml-0.1"
+	[guard]=""
+	[layout]=""
 )
-declare -A max_len=([manifest]=16384 [policy]=8192 [audit]=16384 [link]=256 [http]=8192)
-all=(manifest policy audit link http)
+declare -A max_len=([manifest]=16384 [policy]=8192 [audit]=16384 [link]=256 [http]=8192 [guard]=4096 [layout]=1024)
+all=(manifest policy audit link http guard layout)
 
 targets=()
 if [ -n "$only" ]; then

@@ -8,7 +8,10 @@
 #      integration suites (the daemon runs sanitized; any report fails);
 #   4. a build against libfuse 3.17 with kernel passthrough
 #      (scripts/build-libfuse.sh): unit and integration suites, so
-#      enforcement is shown identical on both builds.
+#      enforcement is shown identical on both builds;
+#   5. every fuzz target under libFuzzer (scripts/fuzz.sh) for
+#      TLK_FUZZ_SECONDS each (default 20): a crash fails the run (counted
+#      as one test).
 #
 # Usage: scripts/test.sh [--quick]   (--quick: step 1 only)
 # Ends with one line "N passed, N failed, N skipped" over all steps.
@@ -98,6 +101,15 @@ if [ $quick -eq 0 ]; then
 		fi
 	else
 		echo "test.sh: building libfuse 3.17 failed" >&2
+		status=1 failed=$((failed + 1))
+	fi
+fi
+
+if [ $quick -eq 0 ]; then
+	echo "=== libFuzzer: every target for ${TLK_FUZZ_SECONDS:-20} s"
+	if scripts/fuzz.sh --seconds "${TLK_FUZZ_SECONDS:-20}"; then
+		passed=$((passed + 1))
+	else
 		status=1 failed=$((failed + 1))
 	fi
 fi
