@@ -48,8 +48,9 @@
 # /v2/<repo>/tags/list for every repository (lists/s) and random GET
 # /v2/<repo>/manifests/<tag> with the Accept header of an OCI/Docker client
 # (GET/s), each cold (caches dropped, a freshly started registry for the
-# GETs) and then warm (the same work again at once). Every figure is a throughput (bigger is better), so
-# ratio = taglockfs/native is the fraction of native speed.
+# GETs) and then warm (the same work again at once). Every figure is a
+# throughput (bigger is better), so ratio = taglockfs/native is the
+# fraction of native speed.
 #
 # Output: an aligned table, and one machine-readable line per figure:
 #   BENCH name=... native=... taglockfs=... ratio=... unit=...
@@ -71,7 +72,7 @@ reg_repos=
 reg_tags=
 reg_gets=
 
-usage() { sed -n '2,60p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,58p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--reps) reps=$2; shift ;;
@@ -183,7 +184,7 @@ cleanup() {
 		kill "$daemon_pid" 2>/dev/null
 		wait "$daemon_pid" 2>/dev/null
 	fi
-	reg_unmount
+	declare -F reg_unmount >/dev/null && reg_unmount
 	if [ $keep -eq 0 ]; then
 		rm -rf "$native" "$backing" "$scratch"
 		rmdir "$mnt" 2>/dev/null
