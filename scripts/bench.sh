@@ -778,7 +778,11 @@ machine="$(uname -r), $(nproc) CPU $(lscpu | sed -n 's/^Model name: *//p' | head
 $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM, $(findmnt -no FSTYPE -T "$bt") on $(findmnt -no SOURCE -T "$bt")"
 if [ $native_only -eq 0 ]; then
 	fuse_lib=$(ldd "$daemon" 2>/dev/null | awk '/libfuse3/ { print $3 }' || true)
-	[ -n "$fuse_lib" ] && fuse_lib=$(readlink -f "$fuse_lib")
+	if [ -n "$fuse_lib" ]; then
+		fuse_lib=$(readlink -f "$fuse_lib")
+	else # linked in statically (scripts/lib/fastbuild.sh): ask the binary
+		fuse_lib="$("$daemon" --version | sed -n 's/.*(\(libfuse [^)]*\)).*/\1/p') static"
+	fi
 	mount_daemon
 	daemon_nofile=$(awk '/^Max open files/ { print $4 "/" $5 }' "/proc/$daemon_pid/limits")
 	log "taglockfs mounted (pid $daemon_pid, ${fuse_lib:-libfuse unknown}, open files soft/hard $daemon_nofile)"
