@@ -4,12 +4,14 @@
 # Usage: scripts/bench.sh [--reps N] [--quick] [--only LIST] [--native-only]
 #                         [--opts OPTS] [--dir DIR] [--storm-files N]
 #                         [--nofile N] [--keep]
+#                         [--repos N] [--tags M] [--gets N]
 #   --reps N       repetitions of every measurement (default 3); the order of
 #                  native and taglockfs alternates between repetitions
 #   --quick        a small smoke run: 64 MiB files, 2k-file storms, a 64 MiB
-#                  image, 1 repetition unless --reps is given
+#                  image, a 20 x 10 registry tree and 100 manifest GETs,
+#                  1 repetition unless --reps is given
 #   --only LIST    comma-separated subset of:
-#                  write,read,storm,locked,e2e,gate,res
+#                  write,read,storm,locked,e2e,gate,registry,res
 #   --native-only  measure the native side only (no daemon needed)
 #   --opts OPTS    extra `-o` options for the daemon (e.g. max_threads=4)
 #   --dir DIR      scratch directory (default /work/bench-tmp); native files
@@ -21,6 +23,9 @@
 #                  caller's limit stays; the storm makes ~3 inodes per file)
 #   --keep         keep the scratch data (the generated image is always kept
 #                  in DIR/cache for the next run)
+#   --repos N      repositories in the registry tree (default 100, --quick 20)
+#   --tags M       tags per repository (default 40, --quick 10)
+#   --gets N       manifest GETs by tag per run (default 500, --quick 100)
 # Environment: TAGLOCKFS=path of the daemon (default build/taglockfs).
 #
 # Measures: 1 GiB sequential write with fsync; 1 GiB cold read (caches
@@ -34,8 +39,18 @@
 # without the gate (both sides on taglockfs: "native" is nginx proxying
 # straight to the registry, "taglockfs" asks the gate first; the ratio is
 # the gate's cost); the daemon's RSS and open fds after a storm and after
-# dropping the dentry/inode caches. Every figure is a throughput (bigger is better), so
-# ratio = taglockfs/native is the fraction of native speed.
+# dropping the dentry/inode caches; registry-shaped work on a generated
+# tree of N repositories x M tags sharing 4 manifests, half of them in
+# locked/ (immutable by the policy), half in open/ (mutable), written
+# directly into a native directory and a second daemon's backing directory
+# before the repetitions (generation is not measured): the registry's own
+# `docker-registry garbage-collect --dry-run` (repos/s), GET
+# /v2/<repo>/tags/list for every repository (lists/s) and random GET
+# /v2/<repo>/manifests/<tag> with the Accept header of an OCI/Docker client
+# (GET/s), each cold (caches dropped, a freshly started registry for the
+# GETs) and then warm (the same work again at once). Every figure is a
+# throughput (bigger is better), so ratio = taglockfs/native is the
+# fraction of native speed.
 #
 # Output: an aligned table, and one machine-readable line per figure:
 #   BENCH name=... native=... taglockfs=... ratio=... unit=...
@@ -46,15 +61,18 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 reps=
 quick=0
-only=write,read,storm,locked,e2e,gate,res
+only=write,read,storm,locked,e2e,gate,registry,res
 native_only=0
 extra_opts=
 bt=/work/bench-tmp
 keep=0
 nofile=1048576
 storm_files=
+reg_repos=
+reg_tags=
+reg_gets=
 
-usage() { sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,58p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--reps) reps=$2; shift ;;
@@ -66,6 +84,9 @@ while [ $# -gt 0 ]; do
 	--nofile) nofile=$2; shift ;;
 	--storm-files) storm_files=$2; shift ;;
 	--keep) keep=1 ;;
+	--repos) reg_repos=$2; shift ;;
+	--tags) reg_tags=$2; shift ;;
+	--gets) reg_gets=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -78,16 +99,25 @@ if [ $quick -eq 1 ]; then
 	storm_n=2000
 	img_layers=4
 	layer_mib=16
+	reg_repos=${reg_repos:-20}
+	reg_tags=${reg_tags:-10}
+	reg_gets=${reg_gets:-100}
 else
 	reps=${reps:-3}
 	seq_mib=1024
 	storm_n=20000
 	img_layers=8
 	layer_mib=128
+	reg_repos=${reg_repos:-100}
+	reg_tags=${reg_tags:-40}
+	reg_gets=${reg_gets:-500}
 fi
 storm_n=${storm_files:-$storm_n}
 case "$storm_n" in '' | *[!0-9]* | 0) echo "bench.sh: --storm-files wants a positive number" >&2; exit 2 ;; esac
 case "$reps" in '' | *[!0-9]* | 0) echo "bench.sh: --reps wants a positive number" >&2; exit 2 ;; esac
+for n in "$reg_repos" "$reg_tags" "$reg_gets"; do
+	case "$n" in '' | *[!0-9]* | 0) echo "bench.sh: --repos, --tags and --gets want positive numbers" >&2; exit 2 ;; esac
+done
 want() { [[ ",$only," == *",$1,"* ]]; }
 log() { echo "bench.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -104,6 +134,11 @@ if want e2e; then
 		command -v $t >/dev/null || die "e2e needs $t (scripts/deps.sh demo)"
 	done
 fi
+if want registry; then
+	for t in docker-registry curl; do
+		command -v $t >/dev/null || die "registry needs $t (scripts/deps.sh demo)"
+	done
+fi
 
 mkdir -p "$bt"
 bt=$(cd "$bt" && pwd)
@@ -112,12 +147,21 @@ backing=$bt/backing
 mnt=$bt/mnt
 cache=$bt/cache
 scratch=$bt/scratch
-rm -rf "$native" "$backing" "$scratch"
+# The registry tree lives apart from the rest: its protected tags cannot be
+# deleted through a mount, and the e2e phase empties DIR/native/docker.
+reg_native=$bt/reg-native
+reg_backing=$bt/reg-backing
+reg_mnt=$bt/reg-mnt
+for m in "$mnt" "$reg_mnt"; do
+	! mountpoint -q "$m" || die "$m is still mounted (an earlier run?); unmount it first"
+done
+rm -rf "$native" "$backing" "$scratch" "$reg_native" "$reg_backing"
 mkdir -p "$native" "$backing" "$mnt" "$cache" "$scratch"
 
 # ---- cleanup on every exit path -----------------------------------------------
 
 daemon_pid=
+reg_daemon_pid=
 reg_pid=
 reporting=0
 fuse_lib=
@@ -140,9 +184,13 @@ cleanup() {
 		kill "$daemon_pid" 2>/dev/null
 		wait "$daemon_pid" 2>/dev/null
 	fi
+	declare -F reg_unmount >/dev/null && reg_unmount
 	if [ $keep -eq 0 ]; then
 		rm -rf "$native" "$backing" "$scratch"
 		rmdir "$mnt" 2>/dev/null
+		# only once the mount is gone: never delete through it
+		mountpoint -q "$reg_mnt" || rm -rf "$reg_native" "$reg_backing"
+		rmdir "$reg_mnt" 2>/dev/null
 	fi
 	exit $rc
 }
@@ -185,22 +233,31 @@ repositories:
     immutable: true
 EOF
 
-mount_daemon() {
-	local opts="policy=$policy,gate=$scratch/gate.sock"
+# spawn_taglockfs OPTS BACKING MNT LOG: start a daemon, wait for its mount;
+# its pid is left in $spawned_pid (also when it failed, for cleanup).
+spawn_taglockfs() {
+	local opts=$1 back=$2 mp=$3 dlog=$4 i
 	[ -n "$extra_opts" ] && opts+=",$extra_opts"
 	# Raise the hard fd limit for the daemon only (it raises its soft limit).
 	(ulimit -Hn "$nofile" 2>/dev/null || true
-	 exec "$daemon" -f -o "$opts" "$backing" "$mnt") \
-		>"$scratch/daemon.log" 2>&1 &
-	daemon_pid=$!
-	local i
+	 exec "$daemon" -f -o "$opts" "$back" "$mp") >"$dlog" 2>&1 &
+	spawned_pid=$!
 	for ((i = 0; i < 100; i++)); do
-		mountpoint -q "$mnt" && return 0
-		kill -0 "$daemon_pid" 2>/dev/null || break
+		mountpoint -q "$mp" && return 0
+		kill -0 "$spawned_pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	tail -n 20 "$scratch/daemon.log" >&2
-	die "taglockfs did not mount ($daemon -f -o $opts $backing $mnt)"
+	tail -n 20 "$dlog" >&2
+	log "taglockfs did not mount ($daemon -f -o $opts $back $mp)"
+	return 1
+}
+
+mount_daemon() {
+	local rc=0
+	spawn_taglockfs "policy=$policy,gate=$scratch/gate.sock" "$backing" "$mnt" \
+		"$scratch/daemon.log" || rc=$?
+	daemon_pid=$spawned_pid
+	[ $rc -eq 0 ] || exit 1
 }
 
 proc_status() { # proc_status FIELD: value in kB
@@ -442,9 +499,8 @@ free_port() {
 	done
 }
 
-start_registry() { # start_registry ROOTDIR PORT
-	local conf=$scratch/registry.yml i
-	cat >"$conf" <<EOF
+registry_conf() { # registry_conf ROOTDIR PORT: docker-registry's configuration
+	cat <<EOF
 version: 0.1
 log:
   level: error
@@ -460,6 +516,11 @@ storage:
 http:
   addr: 127.0.0.1:$2
 EOF
+}
+
+start_registry() { # start_registry ROOTDIR PORT
+	local conf=$scratch/registry.yml i
+	registry_conf "$1" "$2" >"$conf"
 	docker-registry serve "$conf" >"$scratch/registry.log" 2>&1 &
 	reg_pid=$!
 	for ((i = 0; i < 100; i++)); do
@@ -553,6 +614,90 @@ gen_gate_image() { # a one-layer OCI image of 16 KiB, for bench_gate
 	mkoci "$gate_img" bench-gate-image 1 16 >/dev/null
 }
 
+# ---- 6. registry-shaped work on a generated tree ------------------------------------------
+
+reg_expect=$scratch/reg-expect
+reg_unmount() { # the registry tree's daemon (cleanup calls it too)
+	if mountpoint -q "$reg_mnt"; then
+		fusermount3 -u "$reg_mnt" 2>/dev/null || umount "$reg_mnt" 2>/dev/null ||
+			umount -l "$reg_mnt" 2>/dev/null
+	fi
+	if [ -n "$reg_daemon_pid" ]; then
+		kill "$reg_daemon_pid" 2>/dev/null
+		wait "$reg_daemon_pid" 2>/dev/null
+		reg_daemon_pid=
+	fi
+	return 0
+}
+
+# Once per run, outside the timings: the same tree into reg-native and
+# straight into the backing directory (not through the mount), then a
+# second daemon over the backing directory with the bench's policy.
+setup_regtree() {
+	local t0
+	log "generating a registry tree of $reg_repos repositories x $reg_tags tags"
+	t0=$(now)
+	mkdir -p "$reg_native" "$reg_backing" "$reg_mnt"
+	"$py" "$repo/scripts/lib/mkregtree.py" --repos "$reg_repos" --tags "$reg_tags" \
+		"$reg_native" "$reg_backing" >"$reg_expect" || die "mkregtree.py failed"
+	log "generated in $(elapsed "$t0" "$(now)") s ($(wc -l <"$reg_expect") tags)"
+	[ $native_only -eq 1 ] && return 0
+	local rc=0
+	spawn_taglockfs "policy=$policy" "$reg_backing" "$reg_mnt" \
+		"$scratch/reg-daemon.log" || rc=$?
+	reg_daemon_pid=$spawned_pid
+	[ $rc -eq 0 ] || exit 1
+}
+reg_dir_of() { if [ "$1" = native ]; then echo "$reg_native"; else echo "$reg_mnt"; fi; }
+
+reg_gc() { # reg_gc NAME SIDE CONF: one garbage-collect --dry-run, in repos/s
+	local t0 t1 rc=0
+	t0=$(now)
+	docker-registry garbage-collect --dry-run "$3" >/dev/null 2>"$scratch/gc.err" || rc=$?
+	t1=$(now)
+	if [ $rc -eq 0 ]; then
+		record "$1" "$2" "$(rate "$reg_repos" "$(elapsed "$t0" "$t1")")" repos/s
+	else
+		echo "$1 $2: garbage-collect exited $rc: $(tail -n1 "$scratch/gc.err")" >>"$storm_errors"
+		record "$1" "$2" fail repos/s
+	fi
+}
+
+reg_load() { # reg_load NAME SIDE UNIT regload.py-ARGS...
+	local name=$1 side=$2 unit=$3 out secs n errs
+	shift 3
+	out=$("$py" "$repo/scripts/lib/regload.py" "$@" 2>"$scratch/regload.err") ||
+		out="1 0 1"
+	read -r secs n errs <<<"$out"
+	if [ "$errs" = 0 ]; then
+		record "$name" "$side" "$(rate "$n" "$secs")" "$unit"
+	else
+		echo "$name $side: $errs failed requests: $(head -n1 "$scratch/regload.err")" >>"$storm_errors"
+		record "$name" "$side" fail "$unit"
+	fi
+}
+
+bench_registry() { # bench_registry SIDE REP
+	local side=$1 rep=$2 root conf port host
+	root=$(reg_dir_of "$side")
+	conf=$scratch/registry-gc.yml
+	registry_conf "$root" "$(free_port)" >"$conf"
+	drop_caches
+	reg_gc reg.gc.cold "$side" "$conf"
+	reg_gc reg.gc.warm "$side" "$conf"
+	port=$(free_port)
+	host=127.0.0.1:$port
+	drop_caches
+	start_registry "$root" "$port"
+	# the same random sequence on both sides of a repetition
+	reg_load reg.get.cold "$side" GET/s get "$host" "$reg_expect" "$reg_gets" "$rep"
+	reg_load reg.get.warm "$side" GET/s get "$host" "$reg_expect" "$reg_gets" "$rep"
+	drop_caches
+	reg_load reg.tags.cold "$side" lists/s tags "$host" "$reg_expect"
+	reg_load reg.tags.warm "$side" lists/s tags "$host" "$reg_expect"
+	stop_registry
+}
+
 # ---- run ---------------------------------------------------------------------------------
 
 # run_phase NAME FUNCTION ARGS...: a failing phase is reported, not fatal; a
@@ -573,6 +718,10 @@ run_phase() {
 		echo "$name: the daemon died; see $scratch/daemon.log" >>"$storm_errors"
 		exit 1
 	fi
+	if [ -n "$reg_daemon_pid" ] && ! kill -0 "$reg_daemon_pid" 2>/dev/null; then
+		echo "$name: the registry tree's daemon died; see $scratch/reg-daemon.log" >>"$storm_errors"
+		exit 1
+	fi
 	return 0
 }
 
@@ -582,7 +731,7 @@ report() {
 	echo "taglockfs benchmark: $reps repetition(s), median of each; ratio = taglockfs/native (throughput)"
 	echo "machine: $machine"
 	[ $native_only -eq 0 ] && echo "daemon: $daemon (${fuse_lib:+$(basename "$fuse_lib"), }open files limit $daemon_nofile${extra_opts:+, -o $extra_opts})"
-	echo "sizes: sequential ${seq_mib} MiB, storm ${storm_n} files, image ${img_layers}x${layer_mib} MiB (${img_mb} MB)"
+	echo "sizes: sequential ${seq_mib} MiB, storm ${storm_n} files, image ${img_layers}x${layer_mib} MiB (${img_mb} MB), registry ${reg_repos} repositories x ${reg_tags} tags, ${reg_gets} GETs"
 	awk -v units="$units" '
 	function median(list,   a, n, i, j, t) {
 		if (list ~ /fail/) return "fail"
@@ -629,11 +778,16 @@ machine="$(uname -r), $(nproc) CPU $(lscpu | sed -n 's/^Model name: *//p' | head
 $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM, $(findmnt -no FSTYPE -T "$bt") on $(findmnt -no SOURCE -T "$bt")"
 if [ $native_only -eq 0 ]; then
 	fuse_lib=$(ldd "$daemon" 2>/dev/null | awk '/libfuse3/ { print $3 }' || true)
-	[ -n "$fuse_lib" ] && fuse_lib=$(readlink -f "$fuse_lib")
+	if [ -n "$fuse_lib" ]; then
+		fuse_lib=$(readlink -f "$fuse_lib")
+	else # linked in statically (scripts/lib/fastbuild.sh): ask the binary
+		fuse_lib="$("$daemon" --version | sed -n 's/.*(\(libfuse [^)]*\)).*/\1/p') static"
+	fi
 	mount_daemon
 	daemon_nofile=$(awk '/^Max open files/ { print $4 "/" $5 }' "/proc/$daemon_pid/limits")
 	log "taglockfs mounted (pid $daemon_pid, ${fuse_lib:-libfuse unknown}, open files soft/hard $daemon_nofile)"
 fi
+if want registry; then setup_regtree; fi
 reporting=1
 
 # The disk of a virtual machine is slow where it writes for the first time
@@ -653,7 +807,18 @@ for ((rep = 1; rep <= reps; rep++)); do
 		if want storm; then run_phase "storm $side" bench_storm "$side"; fi
 		if want locked; then run_phase "locked storm $side" bench_locked "$side" "$rep"; fi
 		if want e2e; then run_phase "e2e $side" bench_e2e "$side" "$rep"; fi
-		if want gate && [ $native_only -eq 0 ]; then run_phase "gate $side" bench_gate "$side" "$rep"; fi
+		if want registry; then run_phase "registry $side" bench_registry "$side" "$rep"; fi
 	done
 done
+# The gate phase leaves protected tags in the mount's docker/ (both of its
+# sides run on taglockfs), which the e2e phase could then not empty: it runs
+# after all the others.
+if want gate && [ $native_only -eq 0 ]; then
+	for ((rep = 1; rep <= reps; rep++)); do
+		for side in $(sides "$rep"); do
+			log "repetition $rep/$reps: gate, $side"
+			run_phase "gate $side" bench_gate "$side" "$rep"
+		done
+	done
+fi
 if want res && [ $native_only -eq 0 ]; then run_phase resources bench_resources; fi

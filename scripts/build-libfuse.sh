@@ -3,9 +3,14 @@
 # package into a local prefix, so taglockfs can be built with kernel FUSE
 # passthrough on Debian 12 (which ships libfuse 3.14).
 #
-# Usage: scripts/build-libfuse.sh [--force] [PREFIX]
-#   PREFIX defaults to <repo>/.libfuse/prefix (git-ignored); the source and
-#   build trees go to <repo>/.libfuse/src.
+# Usage: scripts/build-libfuse.sh [--force] [--static] [PREFIX]
+#   PREFIX defaults to <repo>/.libfuse/prefix (git-ignored), with --static
+#   to <repo>/.libfuse/prefix-static; the source and build trees go to
+#   <repo>/.libfuse/src (an unpacked source there is reused; --force fetches
+#   it again).
+#   --static  build only the static library (libfuse3.a): a taglockfs linked
+#             against it needs no libfuse at run time, so it can be
+#             installed anywhere (scripts/lib/fastbuild.sh uses this)
 #
 # How: a temporary deb-src entry for suite trixie is added, pointing at the
 # Debian mirror this machine's apt already uses (read from
@@ -14,8 +19,8 @@
 # fetches and unpacks the package (Debian patches applied), the entry is
 # removed again and apt's lists refreshed (also on failure), then libfuse is
 # built with meson, without examples, tests, utilities, udev rules or init
-# scripts. The installed fuse3.pc carries an rpath, so a taglockfs built
-# against it runs without LD_LIBRARY_PATH.
+# scripts. The shared build's fuse3.pc carries an rpath, so a taglockfs
+# built against it runs without LD_LIBRARY_PATH (from this checkout only).
 #
 # Idempotent: does nothing when PREFIX already holds libfuse >= 3.17.
 # Needs root (apt), dpkg-dev, meson, ninja-build, gcc, pkg-config.
@@ -23,17 +28,25 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 force=0
+static=0
 prefix=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--force) force=1 ;;
-	-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--static) static=1 ;;
+	-h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "build-libfuse.sh: unknown option $1" >&2; exit 2 ;;
 	*) prefix=$1 ;;
 	esac
 	shift
 done
-prefix=${prefix:-$repo/.libfuse/prefix}
+if [ $static -eq 1 ]; then
+	prefix=${prefix:-$repo/.libfuse/prefix-static}
+	libkind=static libfile=libfuse3.a
+else
+	prefix=${prefix:-$repo/.libfuse/prefix}
+	libkind=shared libfile='libfuse3.so*'
+fi
 mkdir -p "$prefix"
 prefix=$(cd "$prefix" && pwd)
 work=${TLK_LIBFUSE_WORK:-$(dirname "$prefix")/src}
@@ -53,6 +66,14 @@ report() {
 	pcdir=$(find_pc_dir)
 	version=$(PKG_CONFIG_PATH=$pcdir pkg-config --modversion fuse3)
 	libdir=$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=libdir fuse3)
+	if [ $static -eq 1 ]; then
+		cat <<EOF
+libfuse $version (static library) is installed in $prefix
+  PKG_CONFIG_PATH=$pcdir
+  a taglockfs built against it carries libfuse inside the binary
+EOF
+		return 0
+	fi
 	cat <<EOF
 libfuse $version is installed in $prefix
   PKG_CONFIG_PATH=$pcdir
@@ -70,7 +91,7 @@ have_good_prefix() {
 	PKG_CONFIG_PATH=$pcdir pkg-config --atleast-version=$min_version fuse3 2>/dev/null || return 1
 	local libdir
 	libdir=$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=libdir fuse3)
-	compgen -G "$libdir/libfuse3.so*" >/dev/null
+	compgen -G "$libdir/$libfile" >/dev/null
 }
 
 if [ $force -eq 0 ] && have_good_prefix; then
@@ -79,7 +100,13 @@ if [ $force -eq 0 ] && have_good_prefix; then
 	exit 0
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
+srcdir=
+if [ $force -eq 0 ] && [ -d "$work" ]; then
+	srcdir=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'fuse3-*' | head -n1)
+	[ -n "$srcdir" ] && [ -f "$srcdir/meson.build" ] || srcdir=
+fi
+
+if [ -z "$srcdir" ] && [ "$(id -u)" -ne 0 ]; then
 	log "needs root to add the temporary apt source; run as root"
 	exit 1
 fi
@@ -90,125 +117,133 @@ for tool in apt-get dpkg-source meson ninja pkg-config cc; do
 	}
 done
 
-# ---- 1. find the Debian mirror apt already uses ---------------------------
+fetch_source() {
+	# ---- 1. find the Debian mirror apt already uses ---------------------------
 
-codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 
-# Print "URI<TAB>SUITE" for every enabled deb/deb-src entry on this machine.
-list_sources() {
-	local f
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		# deb [opts] URI SUITE COMPONENTS...
-		sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" |
-			awk '($1 == "deb" || $1 == "deb-src") && NF >= 3 { print $2 "\t" $3 }'
-	done
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		# deb822 stanzas, separated by blank lines; Enabled: no skips one.
-		awk '
-		function flush(   i, j, nu, ns, u, s) {
-			if (types ~ /(^| )deb(-src)?( |$)/ && enabled != "no") {
-				nu = split(uris, u, " "); ns = split(suites, s, " ")
-				for (i = 1; i <= nu; i++)
-					for (j = 1; j <= ns; j++) print u[i] "\t" s[j]
+	# Print "URI<TAB>SUITE" for every enabled deb/deb-src entry on this machine.
+	list_sources() {
+		local f
+		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+			[ -f "$f" ] || continue
+			# deb [opts] URI SUITE COMPONENTS...
+			sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" |
+				awk '($1 == "deb" || $1 == "deb-src") && NF >= 3 { print $2 "\t" $3 }'
+		done
+		for f in /etc/apt/sources.list.d/*.sources; do
+			[ -f "$f" ] || continue
+			# deb822 stanzas, separated by blank lines; Enabled: no skips one.
+			awk '
+			function flush(   i, j, nu, ns, u, s) {
+				if (types ~ /(^| )deb(-src)?( |$)/ && enabled != "no") {
+					nu = split(uris, u, " "); ns = split(suites, s, " ")
+					for (i = 1; i <= nu; i++)
+						for (j = 1; j <= ns; j++) print u[i] "\t" s[j]
+				}
+				types = uris = suites = enabled = ""
 			}
-			types = uris = suites = enabled = ""
-		}
-		/^[ \t]*#/ { next }
-		/^[ \t]*$/ { flush(); next }
-		{
-			key = tolower($1); sub(/:$/, "", key)
-			val = $0; sub(/^[^:]*:[ \t]*/, "", val); gsub(/[ \t]+/, " ", val)
-			if (key == "types") types = val
-			else if (key == "uris") uris = val
-			else if (key == "suites") suites = val
-			else if (key == "enabled") enabled = tolower(val)
-		}
-		END { flush() }' "$f"
-	done
-}
+			/^[ \t]*#/ { next }
+			/^[ \t]*$/ { flush(); next }
+			{
+				key = tolower($1); sub(/:$/, "", key)
+				val = $0; sub(/^[^:]*:[ \t]*/, "", val); gsub(/[ \t]+/, " ", val)
+				if (key == "types") types = val
+				else if (key == "uris") uris = val
+				else if (key == "suites") suites = val
+				else if (key == "enabled") enabled = tolower(val)
+			}
+			END { flush() }' "$f"
+		done
+	}
 
-# The main Debian archive: an entry whose suite is a Debian release name
-# (the OS codename preferred); among those, a URI whose path ends in /debian.
-pick_mirror() {
-	local uri suite best='' score bestscore=0
-	while IFS=$'\t' read -r uri suite; do
-		case "$suite" in
-		*-security | */updates | *-updates | *-backports) continue ;;
-		esac
-		score=0
-		case "$suite" in
-		"$codename") score=4 ;;
-		bullseye | bookworm | trixie | forky | sid | stable | testing | unstable) score=2 ;;
-		*) continue ;;
-		esac
-		case "${uri%/}" in
-		*/debian) score=$((score + 2)) ;;
-		esac
-		case "$uri" in
-		*security*) continue ;;
-		esac
-		if [ $score -gt $bestscore ]; then
-			best=$uri
-			bestscore=$score
-		fi
-	done < <(list_sources)
-	[ -n "$best" ] && echo "$best"
-}
+	# The main Debian archive: an entry whose suite is a Debian release name
+	# (the OS codename preferred); among those, a URI whose path ends in /debian.
+	pick_mirror() {
+		local uri suite best='' score bestscore=0
+		while IFS=$'\t' read -r uri suite; do
+			case "$suite" in
+			*-security | */updates | *-updates | *-backports) continue ;;
+			esac
+			score=0
+			case "$suite" in
+			"$codename") score=4 ;;
+			bullseye | bookworm | trixie | forky | sid | stable | testing | unstable) score=2 ;;
+			*) continue ;;
+			esac
+			case "${uri%/}" in
+			*/debian) score=$((score + 2)) ;;
+			esac
+			case "$uri" in
+			*security*) continue ;;
+			esac
+			if [ $score -gt $bestscore ]; then
+				best=$uri
+				bestscore=$score
+			fi
+		done < <(list_sources)
+		[ -n "$best" ] && echo "$best"
+	}
 
-mirror=${TLK_DEBIAN_MIRROR:-$(pick_mirror || true)}
-if [ -z "$mirror" ]; then
-	log "found no Debian archive entry in /etc/apt/sources.list{,.d}; set TLK_DEBIAN_MIRROR=URI"
-	exit 1
-fi
-log "using the Debian mirror $mirror (from this machine's apt sources)"
-
-# ---- 2. fetch the trixie source package ------------------------------------
-
-tmp_src=/etc/apt/sources.list.d/taglockfs-trixie-src.sources
-apt_opts=(-o DPkg::Lock::Timeout=300 -q)
-cleanup_apt() {
-	if [ -f "$tmp_src" ]; then
-		rm -f "$tmp_src"
-		log "removed the temporary apt source; refreshing apt lists"
-		apt-get "${apt_opts[@]}" update >/dev/null 2>&1 ||
-			log "warning: apt-get update after removing $tmp_src failed"
+	mirror=${TLK_DEBIAN_MIRROR:-$(pick_mirror || true)}
+	if [ -z "$mirror" ]; then
+		log "found no Debian archive entry in /etc/apt/sources.list{,.d}; set TLK_DEBIAN_MIRROR=URI"
+		exit 1
 	fi
+	log "using the Debian mirror $mirror (from this machine's apt sources)"
+
+	# ---- 2. fetch the trixie source package ------------------------------------
+
+	tmp_src=/etc/apt/sources.list.d/taglockfs-trixie-src.sources
+	apt_opts=(-o DPkg::Lock::Timeout=300 -q)
+	cleanup_apt() {
+		if [ -f "$tmp_src" ]; then
+			rm -f "$tmp_src"
+			log "removed the temporary apt source; refreshing apt lists"
+			apt-get "${apt_opts[@]}" update >/dev/null 2>&1 ||
+				log "warning: apt-get update after removing $tmp_src failed"
+		fi
+	}
+	trap cleanup_apt EXIT
+	trap 'exit 130' INT TERM HUP
+
+	keyring=
+	[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] &&
+		keyring="Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
+	cat >"$tmp_src" <<-EOF
+	# Temporary entry written by taglockfs scripts/build-libfuse.sh; removed when it ends.
+	Types: deb-src
+	URIs: $mirror
+	Suites: trixie
+	Components: main
+	$keyring
+	EOF
+
+	log "apt-get update (the temporary trixie deb-src entry only)"
+	apt-get "${apt_opts[@]}" update \
+		-o Dir::Etc::sourcelist="$tmp_src" -o Dir::Etc::sourceparts=- \
+		-o APT::Get::List-Cleanup=0 >/dev/null
+
+	rm -rf "$work"
+	mkdir -p "$work"
+	log "apt-get source fuse3/trixie into $work"
+	(cd "$work" && apt-get "${apt_opts[@]}" source fuse3/trixie >/dev/null)
+	cleanup_apt
+	trap - EXIT
+
+	srcdir=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'fuse3-*' | head -n1)
+	if [ -z "$srcdir" ] || [ ! -f "$srcdir/meson.build" ]; then
+		log "apt-get source left no unpacked fuse3-* tree in $work"
+		exit 1
+	fi
+	log "unpacked $(basename "$srcdir")"
 }
-trap cleanup_apt EXIT
-trap 'exit 130' INT TERM HUP
 
-keyring=
-[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] &&
-	keyring="Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
-cat >"$tmp_src" <<EOF
-# Temporary entry written by taglockfs scripts/build-libfuse.sh; removed when it ends.
-Types: deb-src
-URIs: $mirror
-Suites: trixie
-Components: main
-$keyring
-EOF
-
-log "apt-get update (the temporary trixie deb-src entry only)"
-apt-get "${apt_opts[@]}" update \
-	-o Dir::Etc::sourcelist="$tmp_src" -o Dir::Etc::sourceparts=- \
-	-o APT::Get::List-Cleanup=0 >/dev/null
-
-rm -rf "$work"
-mkdir -p "$work"
-log "apt-get source fuse3/trixie into $work"
-(cd "$work" && apt-get "${apt_opts[@]}" source fuse3/trixie >/dev/null)
-cleanup_apt
-trap - EXIT
-
-srcdir=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'fuse3-*' | head -n1)
-if [ -z "$srcdir" ] || [ ! -f "$srcdir/meson.build" ]; then
-	log "apt-get source left no unpacked fuse3-* tree in $work"
-	exit 1
+if [ -n "$srcdir" ]; then
+	log "reusing the unpacked source $srcdir (--force fetches it again)"
+else
+	fetch_source
 fi
-log "unpacked $(basename "$srcdir")"
 
 # ---- 3. build and install -----------------------------------------------------
 
@@ -225,12 +260,14 @@ declared initscriptdir && opts+=("-Dinitscriptdir=")
 declared useroot && opts+=("-Duseroot=false")
 
 log "meson setup ${opts[*]}"
-meson setup "$work/build" "$srcdir" --prefix="$prefix" --buildtype=release \
-	-Ddefault_library=shared "${opts[@]}" >"$work/meson-setup.log" ||
+bdir=$work/build-$libkind
+rm -rf "$bdir"
+meson setup "$bdir" "$srcdir" --prefix="$prefix" --buildtype=release \
+	-Ddefault_library=$libkind "${opts[@]}" >"$work/meson-setup.log" ||
 	{ tail -n 30 "$work/meson-setup.log" >&2; exit 1; }
-meson compile -C "$work/build" >"$work/meson-compile.log" ||
+meson compile -C "$bdir" >"$work/meson-compile.log" ||
 	{ tail -n 30 "$work/meson-compile.log" >&2; exit 1; }
-meson install -C "$work/build" --no-rebuild >"$work/meson-install.log" ||
+meson install -C "$bdir" --no-rebuild >"$work/meson-install.log" ||
 	{ tail -n 30 "$work/meson-install.log" >&2; exit 1; }
 
 pcdir=$(find_pc_dir)
@@ -238,8 +275,9 @@ if [ -z "$pcdir" ]; then
 	log "meson install left no fuse3.pc under $prefix"
 	exit 1
 fi
-# Let every consumer find the library at run time without LD_LIBRARY_PATH.
-if ! grep -q -- '-Wl,-rpath' "$pcdir/fuse3.pc"; then
+# Let every consumer of the shared library find it at run time without
+# LD_LIBRARY_PATH (the static one needs nothing at run time).
+if [ $static -eq 0 ] && ! grep -q -- '-Wl,-rpath' "$pcdir/fuse3.pc"; then
 	sed -i 's|^Libs: -L${libdir}|Libs: -L${libdir} -Wl,-rpath,${libdir}|' "$pcdir/fuse3.pc"
 fi
 if ! have_good_prefix; then

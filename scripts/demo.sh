@@ -9,21 +9,24 @@
 # registry's own port, to show the filesystem refusing underneath.
 #
 # Usage: scripts/demo.sh            (as root on Debian 12)
-# Installs missing packages (scripts/deps.sh demo), builds into build/ if
-# needed, prints every step and a summary table. Exit 0 when every step
+# Installs missing packages (scripts/deps.sh demo), builds what
+# scripts/lib/fastbuild.sh chooses (build-fast/: libfuse 3.17 linked in
+# statically, with kernel passthrough, where the kernel has it; else build/;
+# TLK_BUILD_DIR=DIR names the directory), says which build and why, prints
+# every step and a summary table. Exit 0 when every step
 # behaved as the product page says, 1 otherwise. Leaves nothing running.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
 case "${1:-}" in
--h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 "") ;;
 *) echo "usage: $0 [--help]" >&2; exit 2 ;;
 esac
 
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
-BUILD=${TLK_BUILD_DIR:-build}
+BUILD=${TLK_BUILD_DIR:-}
 REPO=test/example
 
 # ------------------------------------------------------------ presentation
@@ -90,10 +93,10 @@ scripts/deps.sh demo
 modprobe fuse 2>/dev/null || true
 [ -e /dev/fuse ] || die "/dev/fuse is missing: this machine cannot mount FUSE filesystems"
 
-if [ ! -f "$BUILD/build.ninja" ]; then
-	info "build: meson setup $BUILD"
-	meson setup "$BUILD" >/dev/null || die "meson setup $BUILD failed"
-fi
+# shellcheck source=lib/fastbuild.sh
+source "$SRC/scripts/lib/fastbuild.sh"
+tlk_build_setup "$BUILD" || die "meson setup failed"
+BUILD=$TLK_BUILD
 info "build: meson compile -C $BUILD"
 meson compile -C "$BUILD" >"${TMPDIR:-/tmp}/taglockfs-demo-build.log" 2>&1 || {
 	tail -n 30 "${TMPDIR:-/tmp}/taglockfs-demo-build.log" >&2
@@ -101,7 +104,7 @@ meson compile -C "$BUILD" >"${TMPDIR:-/tmp}/taglockfs-demo-build.log" 2>&1 || {
 }
 rm -f "${TMPDIR:-/tmp}/taglockfs-demo-build.log"
 TLK=$SRC/$BUILD/taglockfs
-info "$("$TLK" --version 2>&1 | head -n 1)"
+info "$(tlk_build_line)"
 
 # shellcheck source=lib/mkoci.sh
 source "$SRC/scripts/lib/mkoci.sh"

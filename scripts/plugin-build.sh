@@ -4,35 +4,52 @@
 #
 # Usage: scripts/plugin-build.sh [-b BUILDDIR] [-o OUTDIR]
 #   -b BUILDDIR  meson build directory holding taglockfs and
-#                src/plugin/taglockfs-plugin (default: build; compiled
-#                first when a binary is missing)
+#                src/plugin/taglockfs-plugin, used as it is when configured
+#                (default: the build scripts/lib/fastbuild.sh chooses:
+#                build-fast with libfuse 3.17 linked in statically and
+#                kernel passthrough where the kernel has it, else build;
+#                compiled first when a binary is missing)
 #   -o OUTDIR    where to write the plugin (default: BUILDDIR/managed-plugin;
 #                replaced if it exists)
+# Prints which build it packs and why.
 # Then:
 #   docker plugin create taglockfs:VERSION OUTDIR
 #   docker plugin set taglockfs:VERSION policy.source=/etc/taglockfs
 #   docker plugin enable taglockfs:VERSION
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build=build
+build=''
 out=
 while getopts "b:o:h" opt; do
 	case $opt in
 	b) build=$OPTARG ;;
 	o) out=$OPTARG ;;
-	h) sed -n '2,17p' "$0"; exit 0 ;;
+	h) sed -n '2,21p' "$0"; exit 0 ;;
 	*) exit 2 ;;
 	esac
 done
+
+# shellcheck source=lib/fastbuild.sh
+source scripts/lib/fastbuild.sh
+if [ -z "$build" ] || [ ! -x "$build/taglockfs" ] ||
+	[ ! -x "$build/src/plugin/taglockfs-plugin" ]; then
+	tlk_build_setup "$build"
+	meson compile -C "$TLK_BUILD" taglockfs taglockfs-plugin >/dev/null 2>&1 || {
+		echo "plugin-build.sh: meson compile -C $TLK_BUILD taglockfs taglockfs-plugin failed" >&2
+		exit 1
+	}
+else
+	TLK_BUILD=$build
+	TLK_BUILD_WHY="-b $build, used as it is"
+fi
+build=$TLK_BUILD
+tlk_build_line
 out=${out:-$build/managed-plugin}
 
 daemon=$build/taglockfs
 plugin=$build/src/plugin/taglockfs-plugin
-if [ ! -x "$daemon" ] || [ ! -x "$plugin" ]; then
-	[ -d "$build" ] || meson setup "$build" >/dev/null
-	meson compile -C "$build" taglockfs taglockfs-plugin >/dev/null
-fi
 fusermount=$(command -v fusermount3 || true)
 [ -n "$fusermount" ] || { echo "plugin-build.sh: fusermount3 not found (apt-get install fuse3)" >&2; exit 1; }
 

@@ -3,28 +3,35 @@
 # Docker plugin; Podman uses the same socket).
 #
 # Usage: scripts/plugin-install.sh [-b BUILDDIR] [-p PREFIX] [-d DESTDIR] [-n]
-#   -b BUILDDIR  meson build directory (default: build; compiled when needed)
+#   -b BUILDDIR  meson build directory, used as it is when configured
+#                (default: the build scripts/lib/fastbuild.sh chooses:
+#                build-fast with libfuse 3.17 linked in statically and kernel
+#                passthrough where the kernel has it, else build)
 #   -p PREFIX    install prefix (default: /usr/local)
 #   -d DESTDIR   stage everything under DESTDIR instead of / (implies -n)
 #   -n           do not enable or start the service
 #
+# Prints which build it installs and why. Refuses a taglockfs that loads
+# libfuse from inside this checkout (a build against scripts/build-libfuse.sh's
+# shared library): the installed daemon must not depend on the checkout.
 # Installs PREFIX/bin/taglockfs and PREFIX/bin/taglockfs-plugin, the unit
 # /etc/systemd/system/taglockfs-plugin.service (started before
 # docker.service; KillMode=process so restarting the plugin leaves the
 # volumes' taglockfs mounts running) and, when none exists, an example
 # /etc/taglockfs/policy.yaml. Docker finds the plugin by its socket,
 # /run/docker/plugins/taglockfs.sock; no /etc/docker/plugins spec is needed.
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build=build prefix=/usr/local destdir= start=1
+build='' prefix=/usr/local destdir='' start=1
 while getopts "b:p:d:nh" opt; do
 	case $opt in
 	b) build=$OPTARG ;;
 	p) prefix=$OPTARG ;;
 	d) destdir=$OPTARG; start=0 ;;
 	n) start=0 ;;
-	h) sed -n '2,18p' "$0"; exit 0 ;;
+	h) sed -n '2,24p' "$0"; exit 0 ;;
 	*) exit 2 ;;
 	esac
 done
@@ -33,13 +40,38 @@ if [ -z "$destdir" ] && [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
+# shellcheck source=lib/fastbuild.sh
+source scripts/lib/fastbuild.sh
+if [ -z "$build" ] || [ ! -x "$build/taglockfs" ] ||
+	[ ! -x "$build/src/plugin/taglockfs-plugin" ]; then
+	scripts/deps.sh build
+	tlk_build_setup "$build"
+	meson compile -C "$TLK_BUILD" taglockfs taglockfs-plugin >/dev/null 2>&1 || {
+		echo "plugin-install.sh: meson compile -C $TLK_BUILD taglockfs taglockfs-plugin failed" >&2
+		exit 1
+	}
+else
+	TLK_BUILD=$build
+	TLK_BUILD_WHY="-b $build, used as it is"
+fi
+build=$TLK_BUILD
+tlk_build_line
 daemon=$build/taglockfs
 plugin=$build/src/plugin/taglockfs-plugin
-if [ ! -x "$daemon" ] || [ ! -x "$plugin" ]; then
-	scripts/deps.sh build
-	[ -d "$build" ] || meson setup "$build" >/dev/null
-	meson compile -C "$build" taglockfs taglockfs-plugin >/dev/null
-fi
+# Fail closed: an installed daemon that loads libfuse from this checkout
+# would break when the checkout moves, and would run code from a directory
+# that is not a system one.
+checkout=$(pwd -P)
+# shellcheck disable=SC2016  # $ORIGIN is meant literally
+for bin in "$daemon" "$plugin"; do
+	runpath=$(readelf -d "$bin" | sed -n 's/.*(\(RUNPATH\|RPATH\)).*\[\(.*\)\]/\2/p')
+	if ldd "$bin" | grep -o '/[^ ]*' | grep -q "^$checkout/" ||
+		case "$runpath" in *"$checkout"* | *'$ORIGIN'*) true ;; *) false ;; esac; then
+		echo "plugin-install.sh: $bin loads libraries from this checkout ($checkout${runpath:+, runpath $runpath}); not installing it." >&2
+		echo "plugin-install.sh: use the default build (no -b), or a build against the system libfuse" >&2
+		exit 1
+	fi
+done
 
 install -D -m 0755 "$daemon" "$destdir$prefix/bin/taglockfs"
 install -D -m 0755 "$plugin" "$destdir$prefix/bin/taglockfs-plugin"

@@ -4,14 +4,15 @@ scripts/plugin-build.sh (the managed plugin directory) produce what Docker,
 systemd and an operator rely on."""
 import json
 import os
+import re
 import subprocess
 
 from plugutil import BUILD, SRC, TAGLOCKFS
 
 
-def script(name, *args):
+def script(name, *args, timeout=300):
     p = subprocess.run([os.path.join(SRC, 'scripts', name)] + list(args),
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=timeout)
     assert p.returncode == 0, p.stdout + p.stderr
     return p.stdout
 
@@ -70,3 +71,59 @@ def test_managed_plugin_dir(work):
         p = subprocess.run(['chroot', rootfs] + argv, capture_output=True, text=True)
         assert p.returncode == 0, (argv, p.stdout, p.stderr)
     assert cfg['entrypoint'][0] == '/usr/bin/taglockfs-plugin'
+
+
+def version_tuple(text):
+    return tuple(int(x) for x in re.findall(r'\d+', text)[:2])
+
+
+def test_install_default_build(work):
+    """With no -b, plugin-install.sh builds what scripts/lib/fastbuild.sh
+    chooses (libfuse 3.17 with kernel passthrough where the kernel has it),
+    says which build in one line, and the installed taglockfs loads nothing
+    from the checkout (ldd, RUNPATH)."""
+    dest = os.path.join(work, 'root')
+    # a first build compiles libfuse and taglockfs: minutes on this machine
+    out = script('plugin-install.sh', '-d', dest, timeout=1200)
+    lines = [line for line in out.splitlines() if line.startswith('build: ')]
+    assert len(lines) == 1, out
+    installed = os.path.join(dest, 'usr/local/bin/taglockfs')
+    version = subprocess.run([installed, '--version'], capture_output=True, text=True)
+    assert version.returncode == 0, version.stderr
+    libfuse = re.search(r'\(libfuse ([0-9.]+)\)', version.stdout).group(1)
+    if version_tuple(os.uname().release) >= (6, 9):
+        assert version_tuple(libfuse) >= (3, 17), (libfuse, lines[0])
+        assert 'kernel passthrough' in lines[0], lines[0]
+    else:
+        assert 'classic data path' in lines[0], lines[0]
+    checkout = os.path.realpath(SRC) + '/'
+    ldd = subprocess.run(['ldd', installed], capture_output=True, text=True, check=True).stdout
+    for lib in re.findall(r'(/\S+)', ldd):
+        assert not os.path.realpath(lib).startswith(checkout), ldd
+    dyn = subprocess.run(['readelf', '-d', installed], capture_output=True, text=True,
+                         check=True).stdout
+    for line in dyn.splitlines():
+        if '(RUNPATH)' in line or '(RPATH)' in line:
+            assert checkout not in line and '$ORIGIN' not in line, line
+
+
+def test_install_refuses_checkout_libfuse(work):
+    """A taglockfs built against scripts/build-libfuse.sh's shared libfuse
+    loads it from the checkout: plugin-install.sh refuses to install it
+    and installs nothing."""
+    script('build-libfuse.sh', timeout=1200)
+    pcdir = os.path.dirname(subprocess.run(
+        ['find', os.path.join(SRC, '.libfuse/prefix'), '-name', 'fuse3.pc'],
+        capture_output=True, text=True, check=True).stdout.split('\n')[0])
+    build = os.path.join(work, 'build-shared')
+    env = dict(os.environ, PKG_CONFIG_PATH=pcdir)
+    subprocess.run(['meson', 'setup', build, SRC, '-Dpassthrough=enabled'], env=env,
+                   capture_output=True, check=True, timeout=300)
+    subprocess.run(['meson', 'compile', '-C', build, 'taglockfs', 'taglockfs-plugin'],
+                   capture_output=True, check=True, timeout=600)
+    dest = os.path.join(work, 'root')
+    p = subprocess.run([os.path.join(SRC, 'scripts', 'plugin-install.sh'), '-b', build,
+                        '-d', dest], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert 'loads libraries from this checkout' in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(dest, 'usr/local/bin/taglockfs'))
