@@ -37,6 +37,8 @@ struct tlk_options {
 	int no_passthrough;	    /* -o no_passthrough: classic I/O only */
 	char *verify_blobs;	    /* verify_blobs=small|all */
 	bool verify_all_blobs;	    /* verify_blobs=all */
+	double stop_timeout;	    /* stop_timeout=SECONDS (default 10) */
+	int guard_mountpoint;	    /* guard_mountpoint: chattr +i MOUNTPOINT */
 	struct fuse_args fuse_args; /* what libfuse gets */
 };
 
