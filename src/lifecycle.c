@@ -64,7 +64,8 @@ static struct {
 	volatile sig_atomic_t signal; /* the first stop signal */
 	volatile sig_atomic_t finished;
 	pthread_t watcher;
-	int armed;
+	int armed;    /* our handlers are in place */
+	int watching; /* the watcher thread runs */
 } stop;
 
 static void on_stop_signal(int sig)
@@ -133,16 +134,23 @@ static int take_signal(int sig)
 
 int tlk_stop_arm(struct fuse_session *se, const char *mnt, double grace)
 {
-	sigset_t all, old;
-	int ret;
-
 	stop.se = se;
 	stop.grace = grace;
 	snprintf(stop.mnt, sizeof(stop.mnt), "%s", mnt);
-	if (sem_init(&stop.wake, 0, 0) < 0 || sem_init(&stop.done, 0, 0) < 0) {
-		tlk_err("stop watcher: %s", strerror(errno));
+	if (sem_init(&stop.wake, 0, 0) < 0 || sem_init(&stop.done, 0, 0) < 0 ||
+	    take_signal(SIGTERM) < 0 || take_signal(SIGINT) < 0) {
+		tlk_err("SIGTERM/SIGINT handlers: %s", strerror(errno));
 		return -1;
 	}
+	stop.armed = 1;
+	return 0;
+}
+
+int tlk_stop_watch(void)
+{
+	sigset_t all, old;
+	int ret;
+
 	/* The watcher must never be the thread a signal lands on. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -152,11 +160,7 @@ int tlk_stop_arm(struct fuse_session *se, const char *mnt, double grace)
 		tlk_err("stop watcher: %s", strerror(ret));
 		return -1;
 	}
-	stop.armed = 1;
-	if (take_signal(SIGTERM) < 0 || take_signal(SIGINT) < 0) {
-		tlk_err("SIGTERM/SIGINT handlers: %s", strerror(errno));
-		return -1;
-	}
+	stop.watching = 1;
 	return 0;
 }
 
@@ -171,7 +175,9 @@ int tlk_stop_finish(void)
 	stop.finished = 1;
 	sem_post(&stop.done);
 	sem_post(&stop.wake);
-	pthread_join(stop.watcher, NULL);
+	if (stop.watching)
+		pthread_join(stop.watcher, NULL);
+	stop.watching = 0;
 	stop.armed = 0;
 	return stop.signal;
 }

@@ -16,11 +16,15 @@
 int tlk_notify(const char *state);
 
 /* Take SIGTERM and SIGINT for `se` (before fuse_set_signal_handlers, which
- * then leaves them alone): the signal ends the session loop, and a helper
- * thread gives the loop and the unmount `grace` seconds; past that it
- * detaches `mnt` lazily and ends the process with status 0. Returns 0 or
- * -1 (logged). Call tlk_stop_finish() once the mount is gone. */
+ * then leaves them alone): the signal ends the session loop. Returns 0 or
+ * -1 (logged). Call tlk_stop_finish() before the session is destroyed. */
 int tlk_stop_arm(struct fuse_session *se, const char *mnt, double grace);
+
+/* Start the thread that, once a stop signal came, gives the loop and the
+ * unmount `grace` seconds; past that it detaches `mnt` lazily and ends the
+ * process with status 0. Call after fuse_daemonize (a fork keeps no
+ * thread). Returns 0 or -1 (logged). */
+int tlk_stop_watch(void);
 
 /* The session loop has returned and the mount is gone: the helper thread
  * stands down; our handlers are removed. Returns the signal that stopped

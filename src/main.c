@@ -241,6 +241,9 @@ static int serve_mounted(struct tlk_fs *fs, struct fuse_session *se,
 	if (tlk_live_policy_watch(fs->policy) < 0)
 		tlk_warn("policy watcher not running: changes apply on the "
 			 "next operation only");
+	if (tlk_stop_watch() < 0)
+		tlk_warn("stop watcher not running: a stop waits for every "
+			 "request in progress, however long");
 	fs->se = se;
 	tlk_trimmer_start(fs);
 	tlk_notice("serving %s on %s", o->backing, o->mountpoint);
@@ -290,7 +293,7 @@ out_destroy:
 	sig = tlk_stop_finish();
 	fuse_session_destroy(se);
 	/* The loop answers the signal that stopped it: a clean stop. */
-	if (ret == 0 || ret == SIGTERM || ret == SIGINT || (sig && ret != 1)) {
+	if (ret == 0 || ret == SIGTERM || ret == SIGINT) {
 		if (sig)
 			tlk_notice("stopped by %s; %s unmounted",
 				   strsignal(sig), o->mountpoint);

@@ -11,12 +11,14 @@
 #include <limits.h>
 #include <linux/fs.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -200,15 +202,27 @@ static int detach_dead(const char *path)
 	return 0;
 }
 
+/* stat() may answer from attributes the kernel still caches for the
+ * root of a dead FUSE mount (up to its attribute timeout); statfs() always
+ * asks the daemon, so it is the probe. */
+static bool is_dead(const char *path)
+{
+	struct statfs sf;
+	struct stat st;
+
+	if (statfs(path, &sf) < 0 && errno == ENOTCONN)
+		return true;
+	return stat(path, &st) < 0 && errno == ENOTCONN;
+}
+
 int tlk_mnt_clear_dead(const char *path)
 {
-	struct stat st;
 	int round;
 
 	/* Dead mounts can be stacked (a daemon killed while another was
 	 * starting); a few rounds, never an endless loop. */
 	for (round = 0; round < 4; round++) {
-		if (stat(path, &st) == 0 || errno != ENOTCONN)
+		if (!is_dead(path))
 			return 0;
 		if (detach_dead(path) < 0)
 			return -1;
