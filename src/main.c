@@ -113,6 +113,31 @@ static int open_backing(struct tlk_fs *fs, const char *dir)
 	return 0;
 }
 
+/* Just before the backing directory is opened (in place, the bare
+ * directory is then exposed only until the mount): a dead mount a killed
+ * daemon left on either path is detached, so a restart needs no hand; with
+ * guard_mountpoint the separate mount point refuses writes while unmounted
+ * (docs/design.md, "Lifecycle"). */
+static int prepare_paths(const struct tlk_options *o)
+{
+	struct stat b, m;
+
+	if (tlk_mnt_clear_dead(o->backing) < 0)
+		return -1;
+	if (strcmp(o->backing, o->mountpoint) != 0 &&
+	    tlk_mnt_clear_dead(o->mountpoint) < 0)
+		return -1;
+	if (!o->guard_mountpoint)
+		return 0;
+	if (stat(o->backing, &b) == 0 && stat(o->mountpoint, &m) == 0 &&
+	    b.st_dev == m.st_dev && b.st_ino == m.st_ino) {
+		tlk_warn("guard_mountpoint: ignored in the in-place form (the "
+			 "mount point is the data itself)");
+		return 0;
+	}
+	return tlk_mnt_guard(o->mountpoint);
+}
+
 static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 {
 	struct tlk_policy_error err = {0};
@@ -136,8 +161,6 @@ static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 				err.message);
 		return -1;
 	}
-	if (open_backing(fs, o->backing) < 0)
-		return -1;
 	if (o->audit_log) {
 		ret = tlk_audit_open(o->audit_log, &fs->audit);
 		if (ret < 0) {
@@ -149,6 +172,8 @@ static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 			return -1;
 		}
 	}
+	if (prepare_paths(o) < 0 || open_backing(fs, o->backing) < 0)
+		return -1;
 	return 0;
 }
 
@@ -189,30 +214,6 @@ static int block_sighup(void)
 	sigemptyset(&hup);
 	sigaddset(&hup, SIGHUP);
 	return pthread_sigmask(SIG_BLOCK, &hup, NULL) == 0 ? 0 : -1;
-}
-
-/* Before anything is opened: a dead mount a killed daemon left on either
- * path is detached, so a restart needs no hand; with guard_mountpoint the
- * separate mount point refuses writes while unmounted (docs/design.md,
- * "Lifecycle"). */
-static int prepare_paths(const struct tlk_options *o)
-{
-	struct stat b, m;
-
-	if (tlk_mnt_clear_dead(o->backing) < 0)
-		return -1;
-	if (strcmp(o->backing, o->mountpoint) != 0 &&
-	    tlk_mnt_clear_dead(o->mountpoint) < 0)
-		return -1;
-	if (!o->guard_mountpoint)
-		return 0;
-	if (stat(o->backing, &b) == 0 && stat(o->mountpoint, &m) == 0 &&
-	    b.st_dev == m.st_dev && b.st_ino == m.st_ino) {
-		tlk_warn("guard_mountpoint: ignored in the in-place form (the "
-			 "mount point is the data itself)");
-		return 0;
-	}
-	return tlk_mnt_guard(o->mountpoint);
 }
 
 static int run_loop(struct fuse_session *se, const struct tlk_options *o)
