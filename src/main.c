@@ -327,8 +327,7 @@ int main(int argc, char *argv[])
 	tlk_log_init("taglockfs", false, o.debug);
 	fuse_set_log_func(route_fuse_log);
 	raise_fd_limit();
-	ret = prepare_paths(&o) < 0 || setup_fs(&fs, &o) < 0 ||
-		      add_mount_options(&o) < 0
+	ret = setup_fs(&fs, &o) < 0 || add_mount_options(&o) < 0
 		  ? 1
 		  : serve(&fs, &o);
 	teardown_fs(&fs);
