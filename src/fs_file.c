@@ -22,6 +22,34 @@
 
 static void file_drop(struct tlk_fs *fs, struct tlk_inode *inode,
 		      struct tlk_file *f);
+
+/* Every handle from open to release, so a stop can free what the kernel
+ * never released. */
+static pthread_mutex_t open_files_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tlk_file *open_files; /* under open_files_lock */
+
+static void file_track(struct tlk_file *f)
+{
+	pthread_mutex_lock(&open_files_lock);
+	f->prev = NULL;
+	f->next = open_files;
+	if (open_files)
+		open_files->prev = f;
+	open_files = f;
+	pthread_mutex_unlock(&open_files_lock);
+}
+
+static void file_untrack(struct tlk_file *f)
+{
+	pthread_mutex_lock(&open_files_lock);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		open_files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	pthread_mutex_unlock(&open_files_lock);
+}
 static void reply_create(fuse_req_t req, const struct fuse_entry_param *e,
 			 struct fuse_file_info *fi);
 
@@ -42,6 +70,7 @@ static struct tlk_file *file_new(struct tlk_inode *inode, int fd,
 		f->guard = guard;
 		f->blob = NULL;
 		f->passthrough = false;
+		file_track(f);
 	}
 	return f;
 }
@@ -445,6 +474,7 @@ static void file_drop(struct tlk_fs *fs, struct tlk_inode *inode,
 		      struct tlk_file *f)
 {
 	(void)fs, (void)inode;
+	file_untrack(f);
 	if (f->hidden_writer)
 		atomic_fetch_sub(&f->inode->hidden_writers, 1);
 	if (f->fd >= 0)
@@ -472,6 +502,7 @@ static void reply_create(fuse_req_t req, const struct fuse_entry_param *e,
 /* The last close of a handle. */
 static void file_free(fuse_req_t req, fuse_ino_t ino, struct tlk_file *f)
 {
+	file_untrack(f);
 	if (f->passthrough)
 		tlk_passthrough_detach(req, tlk_inode_of(req, ino));
 	if (f->hidden_writer)
@@ -491,6 +522,20 @@ void tlk_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	file_free(req, ino, tlk_file_of(fi));
 	fuse_reply_err(req, 0);
+}
+
+void tlk_files_drop_all(void)
+{
+	struct tlk_file *f;
+
+	while ((f = open_files)) {
+		file_untrack(f);
+		if (f->fd >= 0)
+			close(f->fd);
+		tlk_guarded_free(f->guard);
+		tlk_blob_free(f->blob);
+		free(f);
+	}
 }
 
 void tlk_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,

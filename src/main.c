@@ -179,6 +179,7 @@ static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 
 static void teardown_fs(struct tlk_fs *fs)
 {
+	tlk_files_drop_all();
 	if (fs->audit)
 		tlk_audit_close(fs->audit);
 	tlk_live_policy_close(fs->policy);

@@ -111,6 +111,10 @@ def stop(m, sig=signal.SIGTERM, timeout=20):
     if m.backing_fd is not None:
         os.close(m.backing_fd)
         m.backing_fd = None
+    # As Mount.unmount does: a sanitizer build's report fails the test.
+    for marker in ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer',
+                   'runtime error:'):
+        assert marker not in m.log_text(), m.log_text()
     return status
 
 
@@ -392,7 +396,7 @@ def test_ready_and_stopping_reach_notify_socket(tlk, kind):
         # At READY=1 the mount is in place and serving.
         assert (mnt / 'before').read_bytes() == b'there before the mount\n'
         assert 'READY=1' in msg.split('\n'), msg
-        assert stop(m) == 0
+        assert stop(m) == 0, m.log_text()
         msgs = []
         sock.settimeout(2)
         try:
