@@ -24,32 +24,53 @@ static void file_drop(struct tlk_fs *fs, struct tlk_inode *inode,
 		      struct tlk_file *f);
 
 /* Every handle from open to release, so a stop can free what the kernel
- * never released. */
-static pthread_mutex_t open_files_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct tlk_file *open_files; /* under open_files_lock */
+ * never released. Striped by address: no one lock on the open path. */
+#define OPEN_FILE_STRIPES 16
+static struct {
+	pthread_mutex_t lock;
+	struct tlk_file *head; /* under lock */
+} open_files[OPEN_FILE_STRIPES];
+static pthread_once_t open_files_once = PTHREAD_ONCE_INIT;
+
+static void open_files_init(void)
+{
+	for (int i = 0; i < OPEN_FILE_STRIPES; i++)
+		pthread_mutex_init(&open_files[i].lock, NULL);
+}
+
+static unsigned stripe_of(const struct tlk_file *f)
+{
+	return (unsigned)(((uintptr_t)f >> 6) % OPEN_FILE_STRIPES);
+}
 
 static void file_track(struct tlk_file *f)
 {
-	pthread_mutex_lock(&open_files_lock);
+	unsigned i = stripe_of(f);
+
+	pthread_once(&open_files_once, open_files_init);
+	pthread_mutex_lock(&open_files[i].lock);
 	f->prev = NULL;
-	f->next = open_files;
-	if (open_files)
-		open_files->prev = f;
-	open_files = f;
-	pthread_mutex_unlock(&open_files_lock);
+	f->next = open_files[i].head;
+	if (f->next)
+		f->next->prev = f;
+	open_files[i].head = f;
+	pthread_mutex_unlock(&open_files[i].lock);
 }
 
 static void file_untrack(struct tlk_file *f)
 {
-	pthread_mutex_lock(&open_files_lock);
+	unsigned i = stripe_of(f);
+
+	pthread_mutex_lock(&open_files[i].lock);
 	if (f->prev)
 		f->prev->next = f->next;
 	else
-		open_files = f->next;
+		open_files[i].head = f->next;
 	if (f->next)
 		f->next->prev = f->prev;
-	pthread_mutex_unlock(&open_files_lock);
+	pthread_mutex_unlock(&open_files[i].lock);
 }
+
 static void reply_create(fuse_req_t req, const struct fuse_entry_param *e,
 			 struct fuse_file_info *fi);
 
@@ -528,13 +549,16 @@ void tlk_files_drop_all(void)
 {
 	struct tlk_file *f;
 
-	while ((f = open_files)) {
-		file_untrack(f);
-		if (f->fd >= 0)
-			close(f->fd);
-		tlk_guarded_free(f->guard);
-		tlk_blob_free(f->blob);
-		free(f);
+	pthread_once(&open_files_once, open_files_init);
+	for (int i = 0; i < OPEN_FILE_STRIPES; i++) {
+		while ((f = open_files[i].head)) {
+			file_untrack(f);
+			if (f->fd >= 0)
+				close(f->fd);
+			tlk_guarded_free(f->guard);
+			tlk_blob_free(f->blob);
+			free(f);
+		}
 	}
 }
 
