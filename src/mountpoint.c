@@ -285,14 +285,24 @@ int tlk_mnt_guard(const char *mnt)
 			 mnt, entries);
 	ret = set_immutable(fd);
 	if (ret == 0) {
-		tlk_info("mountpoint %s is immutable (chattr +i): nothing can "
-			 "be written there while taglockfs is not mounted",
-			 mnt);
+		tlk_notice(
+		    "mountpoint %s is immutable (chattr +i): nothing can "
+		    "be written there while taglockfs is not mounted",
+		    mnt);
+	} else if (geteuid() != 0) {
+		/* fusermount3 wants write access to the mount point: mode 0
+		 * would stop our own mount. */
+		tlk_err("mountpoint %s: guard_mountpoint: cannot set the "
+			"immutable attribute (%s), and a daemon that is not "
+			"root cannot mount on a mode 0 directory",
+			mnt, strerror(-ret));
+		ret = -1;
 	} else if (fchmod(fd, 0) == 0) {
-		tlk_warn("mountpoint %s: no immutable attribute (%s); mode 0 "
-			 "instead, which stops every user but root from "
-			 "writing there while taglockfs is not mounted",
-			 mnt, strerror(-ret));
+		tlk_warn(
+		    "mountpoint %s: cannot set the immutable attribute "
+		    "(%s); mode 0 instead, which stops every user but root "
+		    "from writing there while taglockfs is not mounted",
+		    mnt, strerror(-ret));
 		ret = 0;
 	} else {
 		tlk_err("mountpoint %s: cannot make it unwritable: chattr +i: "

@@ -19,8 +19,9 @@ int tlk_mnt_clear_dead(const char *path);
 
 /* Make the empty directory `mnt` refuse new entries while nothing is
  * mounted on it: the immutable attribute (chattr +i, which binds root
- * too), or, where the filesystem has none, mode 0 (binds every user but
- * root). Logs what it did. Returns 0, or -1 when neither could be set. */
+ * too), or, as root where it cannot be set, mode 0 (binds every user but
+ * root; fusermount3 would refuse a non-root daemon's mount on it). Logs
+ * what it did. Returns 0, or -1 when neither could be set. */
 int tlk_mnt_guard(const char *mnt);
 
 /* Detach the mount on `path` lazily (as tlk_mnt_clear_dead does). Returns
