@@ -8,7 +8,7 @@ what=${1:-test}
 build_pkgs=(meson ninja-build pkg-config gcc libc6-dev dpkg-dev libfuse3-dev fuse3
 	libyaml-dev libjansson-dev libssl-dev libcmocka-dev)
 run_pkgs=(docker-registry skopeo nginx-light openssl curl python3 python3-pytest tar gzip rsync
-	coreutils util-linux procps psmisc)
+	coreutils util-linux procps psmisc systemd)
 engine_pkgs=(docker.io podman runc busybox-static valgrind clang libclang-rt-14-dev)
 
 case "$what" in

@@ -116,6 +116,9 @@ struct tlk_file {
 	struct tlk_guarded *guard; /* non-NULL for a link file */
 	struct tlk_blob *blob;	   /* non-NULL for blob data */
 	bool passthrough;	   /* I/O goes kernel -> backing file */
+
+	/* Every open handle is on one list, under its lock in fs_file.c. */
+	struct tlk_file *prev, *next;
 };
 
 /* inode.c */
@@ -423,6 +426,10 @@ void tlk_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		      off_t off, struct fuse_file_info *fi);
 void tlk_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void tlk_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+/* After the session loop: free the handles the kernel never released (a
+ * stop while a client held a file, or before a queued release was read).
+ * Nothing is settled or published (docs/design.md, "Lifecycle"). */
+void tlk_files_drop_all(void);
 void tlk_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		  struct fuse_file_info *fi);
 void tlk_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,

@@ -22,6 +22,55 @@
 
 static void file_drop(struct tlk_fs *fs, struct tlk_inode *inode,
 		      struct tlk_file *f);
+
+/* Every handle from open to release, so a stop can free what the kernel
+ * never released. Striped by address: no one lock on the open path. */
+#define OPEN_FILE_STRIPES 16
+static struct {
+	pthread_mutex_t lock;
+	struct tlk_file *head; /* under lock */
+} open_files[OPEN_FILE_STRIPES];
+static pthread_once_t open_files_once = PTHREAD_ONCE_INIT;
+
+static void open_files_init(void)
+{
+	for (int i = 0; i < OPEN_FILE_STRIPES; i++)
+		pthread_mutex_init(&open_files[i].lock, NULL);
+}
+
+static unsigned stripe_of(const struct tlk_file *f)
+{
+	return (unsigned)(((uintptr_t)f >> 6) % OPEN_FILE_STRIPES);
+}
+
+static void file_track(struct tlk_file *f)
+{
+	unsigned i = stripe_of(f);
+
+	pthread_once(&open_files_once, open_files_init);
+	pthread_mutex_lock(&open_files[i].lock);
+	f->prev = NULL;
+	f->next = open_files[i].head;
+	if (f->next)
+		f->next->prev = f;
+	open_files[i].head = f;
+	pthread_mutex_unlock(&open_files[i].lock);
+}
+
+static void file_untrack(struct tlk_file *f)
+{
+	unsigned i = stripe_of(f);
+
+	pthread_mutex_lock(&open_files[i].lock);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		open_files[i].head = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	pthread_mutex_unlock(&open_files[i].lock);
+}
+
 static void reply_create(fuse_req_t req, const struct fuse_entry_param *e,
 			 struct fuse_file_info *fi);
 
@@ -42,6 +91,7 @@ static struct tlk_file *file_new(struct tlk_inode *inode, int fd,
 		f->guard = guard;
 		f->blob = NULL;
 		f->passthrough = false;
+		file_track(f);
 	}
 	return f;
 }
@@ -482,6 +532,7 @@ static void file_drop(struct tlk_fs *fs, struct tlk_inode *inode,
 		      struct tlk_file *f)
 {
 	(void)fs, (void)inode;
+	file_untrack(f);
 	if (f->hidden_writer)
 		atomic_fetch_sub(&f->inode->hidden_writers, 1);
 	if (f->fd >= 0)
@@ -509,6 +560,7 @@ static void reply_create(fuse_req_t req, const struct fuse_entry_param *e,
 /* The last close of a handle. */
 static void file_free(fuse_req_t req, fuse_ino_t ino, struct tlk_file *f)
 {
+	file_untrack(f);
 	if (f->passthrough)
 		tlk_passthrough_detach(req, tlk_inode_of(req, ino));
 	if (f->hidden_writer)
@@ -528,6 +580,23 @@ void tlk_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	file_free(req, ino, tlk_file_of(fi));
 	fuse_reply_err(req, 0);
+}
+
+void tlk_files_drop_all(void)
+{
+	struct tlk_file *f;
+
+	pthread_once(&open_files_once, open_files_init);
+	for (int i = 0; i < OPEN_FILE_STRIPES; i++) {
+		while ((f = open_files[i].head)) {
+			file_untrack(f);
+			if (f->fd >= 0)
+				close(f->fd);
+			tlk_guarded_free(f->guard);
+			tlk_blob_free(f->blob);
+			free(f);
+		}
+	}
 }
 
 void tlk_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,

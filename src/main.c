@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fs.h"
+#include "lifecycle.h"
+#include "mountpoint.h"
 #include "options.h"
 #include "taglockfs/log.h"
 
@@ -119,6 +122,31 @@ static int open_backing(struct tlk_fs *fs, const char *dir)
 	return 0;
 }
 
+/* Just before the backing directory is opened (in place, the bare
+ * directory is then exposed only until the mount): a dead mount a killed
+ * daemon left on either path is detached, so a restart needs no hand; with
+ * guard_mountpoint the separate mount point refuses writes while unmounted
+ * (docs/design.md, "Lifecycle"). */
+static int prepare_paths(const struct tlk_options *o)
+{
+	struct stat b, m;
+
+	if (tlk_mnt_clear_dead(o->backing) < 0)
+		return -1;
+	if (strcmp(o->backing, o->mountpoint) != 0 &&
+	    tlk_mnt_clear_dead(o->mountpoint) < 0)
+		return -1;
+	if (!o->guard_mountpoint)
+		return 0;
+	if (stat(o->backing, &b) == 0 && stat(o->mountpoint, &m) == 0 &&
+	    b.st_dev == m.st_dev && b.st_ino == m.st_ino) {
+		tlk_warn("guard_mountpoint: ignored in the in-place form (the "
+			 "mount point is the data itself)");
+		return 0;
+	}
+	return tlk_mnt_guard(o->mountpoint);
+}
+
 static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 {
 	struct tlk_policy_error err = {0};
@@ -144,8 +172,6 @@ static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 				err.message);
 		return -1;
 	}
-	if (open_backing(fs, o->backing) < 0)
-		return -1;
 	if (o->audit_log) {
 		ret = tlk_audit_open(o->audit_log, &fs->audit);
 		if (ret < 0) {
@@ -157,6 +183,8 @@ static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 			return -1;
 		}
 	}
+	if (prepare_paths(o) < 0 || open_backing(fs, o->backing) < 0)
+		return -1;
 	if (o->gate_group && !o->gate) {
 		fprintf(stderr, "taglockfs: gate_group= needs gate=\n");
 		return -1;
@@ -169,6 +197,7 @@ static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 static void teardown_fs(struct tlk_fs *fs)
 {
 	tlk_gate_stop();
+	tlk_files_drop_all();
 	if (fs->audit)
 		tlk_audit_close(fs->audit);
 	tlk_live_policy_close(fs->policy);
@@ -206,59 +235,95 @@ static int block_sighup(void)
 	return pthread_sigmask(SIG_BLOCK, &hup, NULL) == 0 ? 0 : -1;
 }
 
-static int serve(struct tlk_fs *fs, struct tlk_options *o)
+static int run_loop(struct fuse_session *se, const struct tlk_options *o)
 {
 	struct fuse_loop_config *cfg;
-	struct fuse_session *se;
-	int ret = 1;
+	int ret;
 
-	/* libfuse's handlers end the session on SIGHUP too, and install
-	 * themselves only where a signal has no handler yet: ours (a policy
-	 * reload) goes first, before the mount exists (docs/design.md,
-	 * rule 8). */
-	if (tlk_live_policy_hook_sighup(fs->policy) < 0 || block_sighup() < 0)
-		return 1;
-	se = fuse_session_new(&o->fuse_args, &tlk_fs_ops, sizeof(tlk_fs_ops),
-			      fs);
-	if (!se)
-		return 1; /* libfuse said why (unknown option, ...) */
-	if (fuse_set_signal_handlers(se) != 0)
-		goto out_destroy;
-	if (fuse_session_mount(se, o->mountpoint) != 0)
-		goto out_signals;
-	fuse_daemonize(o->foreground);
+	if (o->singlethread)
+		return fuse_session_loop(se);
+	cfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(cfg, 0);
+	if (o->threads)
+		fuse_loop_cfg_set_max_threads(cfg, o->threads);
+	ret = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return ret;
+}
+
+/* Mounted: start the helpers, tell the service manager, serve. */
+static int serve_mounted(struct tlk_fs *fs, struct fuse_session *se,
+			 const struct tlk_options *o)
+{
+	int ret;
+
 	tlk_log_init("taglockfs", !o->foreground, o->debug);
-	fs->se = se;
 	if (tlk_live_policy_watch(fs->policy) < 0)
 		tlk_warn("policy watcher not running: changes apply on the "
 			 "next operation only");
+	if (tlk_stop_watch() < 0)
+		tlk_warn("stop watcher not running: a stop waits for every "
+			 "request in progress, however long");
+	fs->se = se;
 	tlk_trimmer_start(fs);
 	if ((ret = tlk_gate_start()) < 0)
 		tlk_err("gate not running: %s", strerror(-ret));
 	else if (o->gate)
 		tlk_notice("gate: answering manifest PUTs on %s", o->gate);
-	ret = 1;
 	tlk_notice("serving %s on %s", o->backing, o->mountpoint);
-	if (o->singlethread) {
-		ret = fuse_session_loop(se);
-	} else {
-		cfg = fuse_loop_cfg_create();
-		fuse_loop_cfg_set_clone_fd(cfg, 0);
-		if (o->threads)
-			fuse_loop_cfg_set_max_threads(cfg, o->threads);
-		ret = fuse_session_loop_mt(se, cfg);
-		fuse_loop_cfg_destroy(cfg);
-	}
+	/* Requests wait in the kernel until the loop reads them: from here
+	 * on, the mount point reaches only us. */
+	ret = tlk_notify("READY=1\nSTATUS=serving");
+	if (ret < 0)
+		tlk_warn("NOTIFY_SOCKET: cannot send READY=1: %s",
+			 strerror(-ret));
+	ret = run_loop(se, o);
+	tlk_notify("STOPPING=1");
 	tlk_gate_stop();
 	tlk_trimmer_stop();
+	return ret;
+}
+
+static int serve(struct tlk_fs *fs, struct tlk_options *o)
+{
+	char mnt[PATH_MAX];
+	struct fuse_session *se;
+	int ret = 1, sig;
+
+	/* libfuse's handlers end the session on SIGHUP too, and install
+	 * themselves only where a signal has no handler yet: ours (a policy
+	 * reload) goes first, before the mount exists (docs/design.md,
+	 * rule 8); so do ours for SIGTERM and SIGINT (lifecycle.c). */
+	if (tlk_live_policy_hook_sighup(fs->policy) < 0 || block_sighup() < 0)
+		return 1;
+	if (!realpath(o->mountpoint, mnt)) {
+		tlk_err("mountpoint %s: %s", o->mountpoint, strerror(errno));
+		return 1;
+	}
+	se = fuse_session_new(&o->fuse_args, &tlk_fs_ops, sizeof(tlk_fs_ops),
+			      fs);
+	if (!se)
+		return 1; /* libfuse said why (unknown option, ...) */
+	if (tlk_stop_arm(se, mnt, o->stop_timeout) < 0 ||
+	    fuse_set_signal_handlers(se) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(se, o->mountpoint) != 0)
+		goto out_signals;
+	fuse_daemonize(o->foreground);
+	ret = serve_mounted(fs, se, o);
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_destroy:
+	sig = tlk_stop_finish();
 	fuse_session_destroy(se);
 	/* The loop answers the signal that stopped it: a clean stop. */
-	if (ret == 0 || ret == SIGTERM || ret == SIGINT)
+	if (ret == 0 || ret == SIGTERM || ret == SIGINT) {
+		if (sig)
+			tlk_notice("stopped by %s; %s unmounted",
+				   strsignal(sig), o->mountpoint);
 		return 0;
+	}
 	tlk_err("session ended with %d", ret);
 	return 1;
 }

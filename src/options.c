@@ -31,6 +31,8 @@ static const struct fuse_opt specs[] = {
     {"verify_blobs=%s", offsetof(struct tlk_options, verify_blobs), 0},
     {"gate=%s", offsetof(struct tlk_options, gate), 0},
     {"gate_group=%s", offsetof(struct tlk_options, gate_group), 0},
+    {"stop_timeout=%lf", offsetof(struct tlk_options, stop_timeout), 0},
+    {"guard_mountpoint", offsetof(struct tlk_options, guard_mountpoint), 1},
     {"--check-policy %s", offsetof(struct tlk_options, check_policy), 0},
     {"--check-policy=%s", offsetof(struct tlk_options, check_policy), 0},
     {"--verify-audit %s", offsetof(struct tlk_options, verify_audit), 0},
@@ -119,6 +121,7 @@ int tlk_options_parse(int argc, char *argv[], struct tlk_options *o)
 	memset(o, 0, sizeof(*o));
 	o->timeout = 1.0;
 	o->cache_timeout = 60.0;
+	o->stop_timeout = 10.0;
 	if (fuse_opt_parse(&args, o, specs, on_key) < 0) {
 		fuse_opt_free_args(&args);
 		return -1;
@@ -149,8 +152,9 @@ int tlk_options_parse(int argc, char *argv[], struct tlk_options *o)
 			"taglockfs: audit_strict needs audit_log=FILE\n");
 		return -1;
 	}
-	if (o->timeout < 0) {
-		fprintf(stderr, "taglockfs: timeout must not be negative\n");
+	if (o->timeout < 0 || o->stop_timeout < 0) {
+		fprintf(stderr, "taglockfs: %s must not be negative\n",
+			o->timeout < 0 ? "timeout" : "stop_timeout");
 		return -1;
 	}
 	if (o->verify_blobs && strcmp(o->verify_blobs, "all") != 0 &&
@@ -211,6 +215,10 @@ void tlk_options_usage(const char *prog)
 	    "this unix socket\n"
 	    "    -o gate_group=GROUP  only GROUP may connect to the gate "
 	    "(default: anyone)\n"
+	    "    -o stop_timeout=S    on SIGTERM/SIGINT, wait S seconds for "
+	    "requests in progress, then detach (default 10)\n"
+	    "    -o guard_mountpoint  make the empty MOUNTPOINT immutable, so "
+	    "nothing is written there while unmounted\n"
 	    "    -f                   stay in the foreground, log to stderr\n"
 	    "    -d                   debug output (implies -f)\n"
 	    "    -s                   single-threaded\n",

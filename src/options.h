@@ -41,6 +41,8 @@ struct tlk_options {
 	char *gate;		    /* gate=SOCKET: nginx's verdict endpoint */
 	char *gate_group;	    /* gate_group=GROUP: who may connect */
 	bool verify_all_blobs;	    /* verify_blobs=all */
+	double stop_timeout;	    /* stop_timeout=SECONDS (default 10) */
+	int guard_mountpoint;	    /* guard_mountpoint: chattr +i MOUNTPOINT */
 	struct fuse_args fuse_args; /* what libfuse gets */
 };
 
