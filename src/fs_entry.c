@@ -18,8 +18,9 @@
 /* docs/design.md, "What the kernel may cache". */
 static bool fixed_dir(enum tlk_kind kind)
 {
+	/* Not the root: a dead mount must show at the next stat of it, which
+	 * is what the registry's storage health check does. */
 	switch (kind) {
-	case TLK_ROOT:
 	case TLK_DOCKER:
 	case TLK_REGISTRY:
 	case TLK_V2:
