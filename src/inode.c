@@ -2,11 +2,19 @@
 /*
  * inode.c - the table of backing inodes the kernel holds references to,
  * keyed by (st_dev, st_ino). Lookups bump a count that forget lowers; at
- * zero the node and its O_PATH fd go away. Buckets are guarded by striped
- * locks, so lookups of different inodes rarely contend.
+ * zero the node goes away. Buckets are guarded by striped locks, so
+ * lookups of different inodes rarely contend.
+ *
+ * Where the backing filesystem has file handles, an inode keeps its
+ * handle, not a descriptor: requests pin the inodes they use, the first
+ * pin reopens the handle and the last unpin closes it, so the daemon's
+ * descriptors follow the requests in flight, not the size of the tree
+ * (docs/design.md, "Descriptor ownership"). Otherwise (and for pending
+ * and sealed inodes) the inode holds its O_PATH fd until forgotten.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,6 +49,9 @@ int tlk_inodes_init(struct tlk_inode_table *t)
 	pthread_mutex_init(&t->unhashed_lock, NULL);
 	t->unhashed = NULL;
 	atomic_init(&t->count, 0);
+	atomic_init(&t->held, 0);
+	t->mount_fd = -1;
+	t->mount_id = -1;
 	atomic_init(&t->trim_high, 0);
 	atomic_init(&t->trim_poked, false);
 	sem_init(&t->trim_wake, 0, 0);
@@ -48,6 +59,96 @@ int tlk_inodes_init(struct tlk_inode_table *t)
 }
 
 static void inode_free(struct tlk_inode *n);
+
+/* The handle of the file behind `fd`, and the id of its mount. */
+static struct file_handle *handle_at(int fd, int *mount_id)
+{
+	_Alignas(struct file_handle) char
+	    room[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	struct file_handle *h = (struct file_handle *)room, *copy;
+
+	h->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", h, mount_id, AT_EMPTY_PATH) < 0)
+		return NULL;
+	copy = malloc(sizeof(*h) + h->handle_bytes);
+	if (copy)
+		memcpy(copy, h, sizeof(*h) + h->handle_bytes);
+	return copy;
+}
+
+/* The handle an inode keeps instead of `fd`, or NULL: the table keeps no
+ * handles, or the file is on another mount than the backing directory
+ * (then the inode holds its fd). */
+static struct file_handle *handle_of(const struct tlk_inode_table *t, int fd)
+{
+	struct file_handle *h;
+	int mount_id;
+
+	if (t->mount_fd < 0)
+		return NULL;
+	h = handle_at(fd, &mount_id);
+	if (h && mount_id != t->mount_id) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* An O_PATH fd of the inode kept by `h`: the very inode (dev, ino), never
+ * another one found by name (docs/design.md, rule 6 and rule 7). */
+static int handle_open(const struct tlk_inode_table *t,
+		       const struct file_handle *h, dev_t dev, ino_t ino)
+{
+	struct stat st;
+	int fd = open_by_handle_at(t->mount_fd, (struct file_handle *)h,
+				   O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || st.st_dev != dev || st.st_ino != ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+void tlk_inodes_use_handles(struct tlk_inode_table *t, int rootfd)
+{
+	struct file_handle *h = NULL;
+	int mfd, root_mount = -1, mfd_mount = -1, fd = -1;
+	char proc[64];
+	struct stat st, rst;
+
+	/* open_by_handle_at wants a mount fd that is not O_PATH; through
+	 * /proc it is the backing directory itself, also when mounted on. */
+	tlk_proc_fd_path(rootfd, proc, sizeof(proc));
+	mfd = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd >= 0 && fstat(rootfd, &rst) == 0 &&
+	    (h = handle_at(rootfd, &root_mount)) != NULL) {
+		free(handle_at(mfd, &mfd_mount));
+		t->mount_fd = mfd;
+		fd = mfd_mount == root_mount
+			 ? handle_open(t, h, rst.st_dev, rst.st_ino)
+			 : -EXDEV;
+	}
+	if (fd >= 0 && fstat(mfd, &st) == 0 && st.st_ino == rst.st_ino &&
+	    st.st_dev == rst.st_dev) {
+		t->mount_id = root_mount;
+		tlk_info("inodes are kept by file handle: descriptors are "
+			 "opened per request");
+	} else {
+		tlk_notice("the backing filesystem gives no usable file "
+			   "handles (%s): every cached inode holds a "
+			   "descriptor, trimmed near the limit",
+			   strerror(fd < -1 ? -fd : errno));
+		t->mount_fd = -1;
+		if (mfd >= 0)
+			close(mfd);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(h);
+}
 
 void tlk_inodes_destroy(struct tlk_inode_table *t)
 {
@@ -57,18 +158,21 @@ void tlk_inodes_destroy(struct tlk_inode_table *t)
 		struct tlk_inode *n = t->buckets[i], *next;
 		for (; n; n = next) {
 			next = n->next;
-			close(n->fd);
-			free(n->where);
-			free(n->name);
-			free(n);
+			if (n->fd >= 0)
+				close(n->fd);
+			inode_free(n);
 		}
 	}
 	while (t->unhashed) {
 		struct tlk_inode *n = t->unhashed;
 		t->unhashed = n->next;
-		close(n->fd);
+		if (n->fd >= 0)
+			close(n->fd);
 		inode_free(n);
 	}
+	if (t->mount_fd >= 0)
+		close(t->mount_fd);
+	t->mount_fd = -1;
 	pthread_mutex_destroy(&t->unhashed_lock);
 	sem_destroy(&t->trim_wake);
 	free(t->buckets);
@@ -78,14 +182,26 @@ void tlk_inodes_destroy(struct tlk_inode_table *t)
 }
 
 /* A known inode found again by name: count it. A pending link file takes
- * the named fd, so that it is the file under its name from now on: dup3
- * puts it under the same descriptor number, atomically for any thread
- * using it (both name the same inode). Called with the stripe lock held. */
-static void found_again(struct tlk_inode *n, int fd, bool pending)
+ * the named fd, so that it is the file under its name from now on: its
+ * handle when no request uses its fd, else dup3 puts the named fd under
+ * the same descriptor number, atomically for any thread using it (both
+ * name the same inode). Called with the stripe lock held. */
+static void found_again(struct tlk_inode_table *t, struct tlk_inode *n, int fd,
+			bool pending)
 {
+	struct file_handle *h;
+
 	n->nlookup++;
-	if (n->pending && !pending && dup3(fd, n->fd, O_CLOEXEC) >= 0)
+	if (n->pending && !pending && n->pins == 0 &&
+	    (h = handle_of(t, fd)) != NULL) {
+		close(n->fd);
+		n->fd = -1;
+		n->handle = h;
 		n->pending = false;
+		atomic_fetch_sub(&t->held, 1);
+	} else if (n->pending && !pending && dup3(fd, n->fd, O_CLOEXEC) >= 0) {
+		n->pending = false;
+	}
 	close(fd);
 }
 
@@ -112,12 +228,14 @@ static struct tlk_inode *find_or_insert(struct tlk_inode_table *t, size_t b,
 	pthread_mutex_lock(lock);
 	n = find(t, b, st->st_dev, st->st_ino);
 	if (n) {
-		found_again(n, fd, pending);
+		found_again(t, n, fd, pending);
 	} else if (fresh) {
 		fresh->next = t->buckets[b];
 		t->buckets[b] = fresh;
+		atomic_fetch_add(&t->count, 1);
 		size_t high = atomic_load(&t->trim_high);
-		if (atomic_fetch_add(&t->count, 1) + 1 > high && high &&
+		if (!fresh->handle &&
+		    atomic_fetch_add(&t->held, 1) + 1 > high && high &&
 		    !atomic_exchange(&t->trim_poked, true))
 			sem_post(&t->trim_wake); /* trim.c */
 	}
@@ -127,13 +245,16 @@ static struct tlk_inode *find_or_insert(struct tlk_inode_table *t, size_t b,
 
 static void inode_free(struct tlk_inode *n)
 {
+	free(n->handle);
 	free(n->where);
 	free(n->name);
 	free(n);
 }
 
-/* A new inode with its position, not yet in the table. */
-static struct tlk_inode *inode_new(int fd, const struct stat *st, bool pending,
+/* A new inode with its position, not yet in the table: kept by `h`
+ * (taken; fd stays the caller's), or holding fd. */
+static struct tlk_inode *inode_new(int fd, struct file_handle *h,
+				   const struct stat *st, bool pending,
 				   const struct tlk_inode *parent,
 				   const char *name,
 				   const struct tlk_node *node)
@@ -141,9 +262,12 @@ static struct tlk_inode *inode_new(int fd, const struct stat *st, bool pending,
 	struct tlk_inode *n = calloc(1, sizeof(*n));
 	bool oom = false;
 
-	if (!n)
+	if (!n) {
+		free(h);
 		return NULL;
-	n->fd = fd;
+	}
+	n->handle = h;
+	n->fd = h ? -1 : fd;
 	n->pending = pending;
 	n->dev = st->st_dev;
 	n->ino = st->st_ino;
@@ -178,13 +302,16 @@ static struct tlk_inode *inode_get(struct tlk_inode_table *t, int fd,
 		return n;
 	}
 	/* Allocate outside the lock, then insert unless someone raced us. */
-	fresh = inode_new(fd, st, pending, parent, name, node);
+	fresh = inode_new(fd, pending ? NULL : handle_of(t, fd), st, pending,
+			  parent, name, node);
 	if (!fresh) {
 		close(fd);
 		return NULL;
 	}
 	n = find_or_insert(t, b, fd, st, pending, fresh);
-	if (n != fresh) {
+	if (n == fresh && fresh->handle) {
+		close(fd); /* kept by handle: no descriptor held */
+	} else if (n != fresh) {
 		inode_free(fresh);
 		if (tlk_inode_note_where(t, n, parent, name, node, false) < 0) {
 			tlk_inode_forget(t, n, 1);
@@ -239,9 +366,55 @@ void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
 	}
 	pthread_mutex_unlock(&t->unhashed_lock);
 	atomic_fetch_sub(&t->count, 1);
+	if (!ino->handle)
+		atomic_fetch_sub(&t->held, 1);
+	if (ino->pins > 0) { /* a request still uses it: the last unpin frees */
+		ino->forgotten = true;
+		pthread_mutex_unlock(lock);
+		return;
+	}
 	pthread_mutex_unlock(lock);
-	close(ino->fd);
+	if (ino->fd >= 0)
+		close(ino->fd);
 	inode_free(ino);
+}
+
+int tlk_inode_pin(struct tlk_inode_table *t, struct tlk_inode *ino)
+{
+	pthread_mutex_t *lock = tlk_inode_lock(t, ino);
+	int ret = 0;
+
+	pthread_mutex_lock(lock);
+	if (ino->handle && ino->pins == 0) {
+		ret = handle_open(t, ino->handle, ino->dev, ino->ino);
+		if (ret >= 0)
+			ino->fd = ret;
+	}
+	if (ret >= 0)
+		ino->pins++;
+	pthread_mutex_unlock(lock);
+	return ret < 0 ? ret : 0;
+}
+
+void tlk_inode_unpin(struct tlk_inode_table *t, struct tlk_inode *ino)
+{
+	pthread_mutex_t *lock = tlk_inode_lock(t, ino);
+	bool gone = false;
+	int fd = -1;
+
+	pthread_mutex_lock(lock);
+	if (--ino->pins == 0) {
+		gone = ino->forgotten;
+		if (ino->handle || gone) {
+			fd = ino->fd;
+			ino->fd = -1;
+		}
+	}
+	pthread_mutex_unlock(lock);
+	if (fd >= 0)
+		close(fd);
+	if (gone)
+		inode_free(ino);
 }
 
 pthread_mutex_t *tlk_inode_lock(struct tlk_inode_table *t,
@@ -350,7 +523,7 @@ void tlk_inode_seal(struct tlk_inode_table *t, dev_t dev, ino_t ino, int linkfd,
 	struct tlk_inode **pp, *n = NULL;
 	struct tlk_packed_node *packed;
 	char *copy = strdup(name);
-	bool oom = false;
+	bool oom = false, relinked = false;
 
 	packed = tlk_layout_pack(node, &oom);
 	pthread_mutex_lock(stripe_of(t, b));
@@ -371,8 +544,20 @@ void tlk_inode_seal(struct tlk_inode_table *t, dev_t dev, ino_t ino, int linkfd,
 		atomic_store(&n->sealed, true);
 		atomic_store(&n->raw_sealed, true);
 		pthread_mutex_unlock(&t->unhashed_lock);
-		if (linkfd >= 0)
-			dup3(linkfd, n->fd, O_CLOEXEC);
+		if (linkfd >= 0 && n->fd < 0) {
+			n->fd = linkfd; /* was kept by handle, unpinned */
+			linkfd = -1;
+			relinked = true;
+		} else if (linkfd >= 0) {
+			relinked = dup3(linkfd, n->fd, O_CLOEXEC) >= 0;
+		}
+		if (relinked && n->handle) {
+			/* It holds the published link's fd from now on (the
+			 * handle named the renamed file). */
+			free(n->handle);
+			n->handle = NULL;
+			atomic_fetch_add(&t->held, 1);
+		}
 		if (copy && !oom)
 			swap_position(n, &packed, &copy, parent);
 	}
@@ -430,10 +615,12 @@ int tlk_inode_dup_fd(struct tlk_inode_table *t, dev_t dev, ino_t ino)
 
 	pthread_mutex_lock(stripe_of(t, b));
 	n = find(t, b, dev, ino);
-	if (n) {
+	if (n && n->fd >= 0) { /* held, or pinned by a request */
 		fd = fcntl(n->fd, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0)
 			fd = -errno;
+	} else if (n && n->handle) {
+		fd = handle_open(t, n->handle, n->dev, n->ino);
 	}
 	pthread_mutex_unlock(stripe_of(t, b));
 	return fd;
@@ -470,7 +657,9 @@ static size_t collect(struct tlk_inode_table *t, struct tlk_inode *root,
 
 		pthread_mutex_lock(lock);
 		for (i = t->buckets[b]; i && n < max; i = i->next) {
-			if (!i->name || (i->type == S_IFDIR) != dirs)
+			/* Only inodes that hold a descriptor. */
+			if (!i->name || i->handle ||
+			    (i->type == S_IFDIR) != dirs)
 				continue;
 			out[n].name = strdup(i->name);
 			if (!out[n].name)
@@ -502,7 +691,7 @@ static fuse_ino_t parent_id(struct tlk_inode_table *t, struct tlk_inode *root,
 void tlk_inodes_trim(struct tlk_inode_table *t, struct fuse_session *se,
 		     struct tlk_inode *root, size_t high, size_t low)
 {
-	size_t count = atomic_load(&t->count), want, n, k;
+	size_t count = atomic_load(&t->held), want, n, k;
 	struct trim_entry *list;
 
 	if (count <= high || low >= count)
