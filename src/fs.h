@@ -42,11 +42,16 @@ struct tlk_inode {
 			   lock */
 	bool forgotten; /* off the table, freed by the last unpin; stripe
 			   lock */
-	struct tlk_packed_node *where; /* where it sits in the registry's
-					  tree (NULL: outside, OTHER), from
-					  the daemon's own lookups and renames
-					  (docs/design.md, rule 7); owned;
-					  protected by the stripe lock */
+	bool off_hash;	/* on the table's `unhashed` list (sealed, or a
+			   dead file whose number was reused); stripe lock */
+	struct tlk_packed_node *where;	   /* where it sits in the registry's
+					      tree (NULL: outside, OTHER), from
+					      the daemon's own lookups and renames
+					      (docs/design.md, rule 7); owned;
+					      protected by the stripe lock */
+	struct file_handle *parent_handle; /* that directory's handle (owned;
+					      NULL: it holds its fd); stripe
+					      lock */
 	dev_t parent_dev; /* the directory it was last found in, and */
 	ino_t parent_ino; /* under which name; protected by the stripe */
 	char *name;	  /* lock, owned */
@@ -190,6 +195,11 @@ unsigned tlk_inode_hidden_writers(struct tlk_inode_table *t, dev_t dev,
 /* The inode (dev, ino) if the table holds it: its fd duplicated (the
  * caller owns it), or -ENOENT. */
 int tlk_inode_dup_fd(struct tlk_inode_table *t, dev_t dev, ino_t ino);
+/* An O_PATH fd of the directory `ino` was last found in (owned by the
+ * caller): reopened by that directory's handle, so a directory removed
+ * since is -ESTALE, never another that took its inode number; a
+ * directory that holds its fd is duplicated (-ENOENT: not held). */
+int tlk_inode_dir_fd(struct tlk_inode_table *t, struct tlk_inode *ino);
 /* Copy out where `ino` sits and its directory (dev, ino). */
 void tlk_inode_where(struct tlk_inode_table *t, struct tlk_inode *ino,
 		     struct tlk_node *out, dev_t *pdev, ino_t *pino);

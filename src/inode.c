@@ -76,6 +76,29 @@ static struct file_handle *handle_at(int fd, int *mount_id)
 	return copy;
 }
 
+/* A copy of `h` into *out (NULL for NULL). 0 or -ENOMEM. */
+static int handle_copy(const struct file_handle *h, struct file_handle **out)
+{
+	*out = NULL;
+	if (!h)
+		return 0;
+	*out = malloc(sizeof(*h) + h->handle_bytes);
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, h, sizeof(*h) + h->handle_bytes);
+	return 0;
+}
+
+static bool same_handle(const struct file_handle *a,
+			const struct file_handle *b)
+{
+	if (!a || !b)
+		return a == b;
+	return a->handle_type == b->handle_type &&
+	       a->handle_bytes == b->handle_bytes &&
+	       memcmp(a->f_handle, b->f_handle, a->handle_bytes) == 0;
+}
+
 /* The handle an inode keeps instead of `fd`, or NULL: the table keeps no
  * handles, or the file is on another mount than the backing directory
  * (then the inode holds its fd). */
@@ -216,17 +239,53 @@ static struct tlk_inode *find(struct tlk_inode_table *t, size_t b, dev_t dev,
 	return NULL;
 }
 
+/* Is `n` the file whose handle is `id`? An inode kept by handle holds
+ * nothing open, so its file may be gone and its number given to a new
+ * file; the handle's generation tells them apart. A held fd keeps its
+ * inode alive: its number cannot be reused. */
+static bool same_file(const struct tlk_inode *n, const struct file_handle *id)
+{
+	return !n->handle || (id && same_handle(n->handle, id));
+}
+
+/* A dead file's inode leaves the hash (its number names another file
+ * now) and lives on `unhashed` until the kernel forgets it. Stripe lock
+ * held. */
+static void unhash(struct tlk_inode_table *t, size_t b, struct tlk_inode *n)
+{
+	struct tlk_inode **pp;
+
+	for (pp = &t->buckets[b]; *pp; pp = &(*pp)->next) {
+		if (*pp == n) {
+			*pp = n->next;
+			break;
+		}
+	}
+	pthread_mutex_lock(&t->unhashed_lock);
+	n->next = t->unhashed;
+	t->unhashed = n;
+	n->off_hash = true;
+	pthread_mutex_unlock(&t->unhashed_lock);
+}
+
 /* Under the stripe lock: count a known inode, or insert `fresh` (which
- * may be NULL on the first, optimistic pass). NULL: not known. */
+ * may be NULL on the first, optimistic pass). `id`: the file's handle, to
+ * tell a dead file of the same number from it. NULL: not known. */
 static struct tlk_inode *find_or_insert(struct tlk_inode_table *t, size_t b,
 					int fd, const struct stat *st,
-					bool pending, struct tlk_inode *fresh)
+					bool pending,
+					const struct file_handle *id,
+					struct tlk_inode *fresh)
 {
 	pthread_mutex_t *lock = stripe_of(t, b);
 	struct tlk_inode *n;
 
 	pthread_mutex_lock(lock);
 	n = find(t, b, st->st_dev, st->st_ino);
+	if (n && !same_file(n, id)) {
+		unhash(t, b, n);
+		n = NULL;
+	}
 	if (n) {
 		found_again(t, n, fd, pending);
 	} else if (fresh) {
@@ -246,6 +305,7 @@ static struct tlk_inode *find_or_insert(struct tlk_inode_table *t, size_t b,
 static void inode_free(struct tlk_inode *n)
 {
 	free(n->handle);
+	free(n->parent_handle);
 	free(n->where);
 	free(n->name);
 	free(n);
@@ -277,6 +337,8 @@ static struct tlk_inode *inode_new(int fd, struct file_handle *h,
 	n->parent_ino = parent->ino;
 	n->name = strdup(name);
 	n->where = tlk_layout_pack(node, &oom);
+	if (handle_copy(parent->handle, &n->parent_handle) < 0)
+		oom = true;
 	if (!n->name || oom) {
 		inode_free(n);
 		return NULL;
@@ -292,23 +354,35 @@ static struct tlk_inode *inode_get(struct tlk_inode_table *t, int fd,
 {
 	size_t b = bucket_of(t, st->st_dev, st->st_ino);
 	struct tlk_inode *n, *fresh;
+	struct file_handle *id = NULL;
+	int mount_id = -1;
+	bool keep;
 
-	n = find_or_insert(t, b, fd, st, pending, NULL);
+	if (t->mount_fd >= 0)
+		id = handle_at(fd, &mount_id);
+	n = find_or_insert(t, b, fd, st, pending, id, NULL);
 	if (n) {
+		free(id);
 		if (tlk_inode_note_where(t, n, parent, name, node, false) < 0) {
 			tlk_inode_forget(t, n, 1);
 			return NULL;
 		}
 		return n;
 	}
-	/* Allocate outside the lock, then insert unless someone raced us. */
-	fresh = inode_new(fd, pending ? NULL : handle_of(t, fd), st, pending,
-			  parent, name, node);
+	/* Allocate outside the lock, then insert unless someone raced us.
+	 * Kept by handle when on the backing directory's mount. */
+	keep = id && !pending && mount_id == t->mount_id;
+	fresh =
+	    inode_new(fd, keep ? id : NULL, st, pending, parent, name, node);
 	if (!fresh) {
+		if (!keep)
+			free(id);
 		close(fd);
 		return NULL;
 	}
-	n = find_or_insert(t, b, fd, st, pending, fresh);
+	n = find_or_insert(t, b, fd, st, pending, id, fresh);
+	if (!keep)
+		free(id);
 	if (n == fresh && fresh->handle) {
 		close(fd); /* kept by handle: no descriptor held */
 	} else if (n != fresh) {
@@ -357,8 +431,8 @@ void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
 			(unsigned long long)n, (unsigned long long)ino->ino,
 			(unsigned long long)ino->nlookup);
 	pthread_mutex_lock(&t->unhashed_lock);
-	for (pp = atomic_load(&ino->sealed) ? &t->unhashed : &t->buckets[b];
-	     *pp; pp = &(*pp)->next) {
+	for (pp = ino->off_hash ? &t->unhashed : &t->buckets[b]; *pp;
+	     pp = &(*pp)->next) {
 		if (*pp == ino) {
 			*pp = ino->next;
 			break;
@@ -431,62 +505,62 @@ static int weight_of(const struct tlk_packed_node *p)
 	return tlk_layout_weight(&node);
 }
 
+/* Give `n` the position (*packed, *copy) in `parent` (*ph: a copy of its
+ * handle); the old ones come back for the caller to free. Stripe lock
+ * held. */
+static void swap_position(struct tlk_inode *n, struct tlk_packed_node **packed,
+			  char **copy, struct file_handle **ph,
+			  const struct tlk_inode *parent)
+{
+	struct tlk_packed_node *p = n->where;
+	struct file_handle *h = n->parent_handle;
+	char *c = n->name;
+
+	n->where = *packed;
+	n->name = *copy;
+	n->parent_handle = *ph;
+	n->parent_dev = parent->dev;
+	n->parent_ino = parent->ino;
+	*packed = p;
+	*copy = c;
+	*ph = h;
+}
+
 int tlk_inode_note_where(struct tlk_inode_table *t, struct tlk_inode *ino,
 			 const struct tlk_inode *parent, const char *name,
 			 const struct tlk_node *node, bool force)
 {
 	pthread_mutex_t *lock = tlk_inode_lock(t, ino);
-	struct tlk_packed_node *packed, *old_where = NULL;
-	char *copy, *old_name = NULL;
+	struct tlk_packed_node *packed;
+	struct file_handle *ph;
+	char *copy;
 	bool oom = false;
 
+	/* A directory's handle never changes: read without its lock. */
 	pthread_mutex_lock(lock);
 	if (!force && ino->name && ino->parent_ino == parent->ino &&
-	    ino->parent_dev == parent->dev && strcmp(ino->name, name) == 0) {
+	    ino->parent_dev == parent->dev && strcmp(ino->name, name) == 0 &&
+	    same_handle(ino->parent_handle, parent->handle)) {
 		pthread_mutex_unlock(lock);
 		return 0;
 	}
 	pthread_mutex_unlock(lock);
 	copy = strdup(name);
 	packed = tlk_layout_pack(node, &oom);
-	if (!copy || oom) {
+	if (handle_copy(parent->handle, &ph) < 0 || !copy || oom) {
 		free(copy);
 		free(packed);
+		free(ph);
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(lock);
-	if (force || tlk_layout_weight(node) >= weight_of(ino->where)) {
-		old_where = ino->where;
-		old_name = ino->name;
-		ino->where = packed;
-		ino->name = copy;
-		ino->parent_dev = parent->dev;
-		ino->parent_ino = parent->ino;
-		packed = NULL;
-		copy = NULL;
-	}
+	if (force || tlk_layout_weight(node) >= weight_of(ino->where))
+		swap_position(ino, &packed, &copy, &ph, parent);
 	pthread_mutex_unlock(lock);
-	free(old_where);
-	free(old_name);
 	free(packed);
 	free(copy);
+	free(ph);
 	return 0;
-}
-
-/* Give `n` the position (*packed, *copy) in `parent`; the old ones come
- * back in *packed and *copy for the caller to free. Stripe lock held. */
-static void swap_position(struct tlk_inode *n, struct tlk_packed_node **packed,
-			  char **copy, const struct tlk_inode *parent)
-{
-	struct tlk_packed_node *p = n->where;
-	char *c = n->name;
-
-	n->where = *packed;
-	n->name = *copy;
-	n->parent_dev = parent->dev;
-	n->parent_ino = parent->ino;
-	*packed = p;
-	*copy = c;
 }
 
 void tlk_inode_note_moved(struct tlk_inode_table *t, dev_t dev, ino_t ino,
@@ -496,14 +570,17 @@ void tlk_inode_note_moved(struct tlk_inode_table *t, dev_t dev, ino_t ino,
 	size_t b = bucket_of(t, dev, ino);
 	struct tlk_packed_node *packed;
 	char *copy = strdup(name);
+	struct file_handle *ph;
 	struct tlk_inode *n;
 	bool oom = false;
 
 	packed = tlk_layout_pack(node, &oom);
+	if (handle_copy(parent->handle, &ph) < 0)
+		oom = true;
 	pthread_mutex_lock(stripe_of(t, b));
 	n = find(t, b, dev, ino);
 	if (n && copy && !oom) {
-		swap_position(n, &packed, &copy, parent);
+		swap_position(n, &packed, &copy, &ph, parent);
 	} else if (n) {
 		/* Renames onto link positions are copies (tag_ops.c), so
 		 * the old position is never lighter than a link. */
@@ -513,6 +590,7 @@ void tlk_inode_note_moved(struct tlk_inode_table *t, dev_t dev, ino_t ino,
 	pthread_mutex_unlock(stripe_of(t, b));
 	free(packed);
 	free(copy);
+	free(ph);
 }
 
 void tlk_inode_seal(struct tlk_inode_table *t, dev_t dev, ino_t ino, int linkfd,
@@ -523,9 +601,12 @@ void tlk_inode_seal(struct tlk_inode_table *t, dev_t dev, ino_t ino, int linkfd,
 	struct tlk_inode **pp, *n = NULL;
 	struct tlk_packed_node *packed;
 	char *copy = strdup(name);
+	struct file_handle *ph;
 	bool oom = false, relinked = false;
 
 	packed = tlk_layout_pack(node, &oom);
+	if (handle_copy(parent->handle, &ph) < 0)
+		oom = true;
 	pthread_mutex_lock(stripe_of(t, b));
 	for (pp = &t->buckets[b]; *pp; pp = &(*pp)->next) {
 		if ((*pp)->dev == dev && (*pp)->ino == ino) {
@@ -541,6 +622,7 @@ void tlk_inode_seal(struct tlk_inode_table *t, dev_t dev, ino_t ino, int linkfd,
 		pthread_mutex_lock(&t->unhashed_lock);
 		n->next = t->unhashed;
 		t->unhashed = n;
+		n->off_hash = true;
 		atomic_store(&n->sealed, true);
 		atomic_store(&n->raw_sealed, true);
 		pthread_mutex_unlock(&t->unhashed_lock);
@@ -559,13 +641,14 @@ void tlk_inode_seal(struct tlk_inode_table *t, dev_t dev, ino_t ino, int linkfd,
 			atomic_fetch_add(&t->held, 1);
 		}
 		if (copy && !oom)
-			swap_position(n, &packed, &copy, parent);
+			swap_position(n, &packed, &copy, &ph, parent);
 	}
 	pthread_mutex_unlock(stripe_of(t, b));
 	if (linkfd >= 0)
 		close(linkfd);
 	free(packed);
 	free(copy);
+	free(ph);
 }
 
 void tlk_inode_seal_in_place(struct tlk_inode_table *t, dev_t dev, ino_t ino)
@@ -623,6 +706,28 @@ int tlk_inode_dup_fd(struct tlk_inode_table *t, dev_t dev, ino_t ino)
 		fd = handle_open(t, n->handle, n->dev, n->ino);
 	}
 	pthread_mutex_unlock(stripe_of(t, b));
+	return fd;
+}
+
+int tlk_inode_dir_fd(struct tlk_inode_table *t, struct tlk_inode *ino)
+{
+	pthread_mutex_t *lock = tlk_inode_lock(t, ino);
+	struct file_handle *ph;
+	dev_t pdev;
+	ino_t pino;
+	int fd;
+
+	pthread_mutex_lock(lock);
+	fd = handle_copy(ino->parent_handle, &ph);
+	pdev = ino->parent_dev;
+	pino = ino->parent_ino;
+	pthread_mutex_unlock(lock);
+	if (fd < 0)
+		return fd;
+	if (!ph) /* a directory that holds its fd */
+		return tlk_inode_dup_fd(t, pdev, pino);
+	fd = handle_open(t, ph, pdev, pino);
+	free(ph);
 	return fd;
 }
 
