@@ -11,7 +11,27 @@
  * use a file or directory handle's own fd (read, write, readdir, ...) are
  * not wrapped.
  */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
 #include "fs.h"
+#include "taglockfs/log.h"
+
+/* Once a minute at most: a request refused for want of a descriptor. */
+static void warn_refused(int err)
+{
+	static atomic_long last;
+	long now = (long)time(NULL);
+	long prev = atomic_load(&last);
+
+	if ((err != EMFILE && err != ENFILE) || now - prev < 60 ||
+	    !atomic_compare_exchange_strong(&last, &prev, now))
+		return;
+	tlk_err("out of file descriptors (%s): requests are refused until "
+		"others finish; raise RLIMIT_NOFILE (LimitNOFILE=)",
+		strerror(err));
+}
 
 /* Pin `a` and `b` (either may be NULL, or the same inode); on failure
  * nothing stays pinned and the request has been answered. */
@@ -25,8 +45,10 @@ static bool pin_two(fuse_req_t req, struct tlk_inode *a, struct tlk_inode *b)
 		if (ret < 0 && a)
 			tlk_inode_unpin(t, a);
 	}
-	if (ret < 0)
+	if (ret < 0) {
+		warn_refused(-ret);
 		fuse_reply_err(req, -ret);
+	}
 	return ret == 0;
 }
 

@@ -14,7 +14,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
+#include <sys/vfs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -119,11 +121,11 @@ static struct file_handle *handle_of(const struct tlk_inode_table *t, int fd)
 
 /* An O_PATH fd of the inode kept by `h`: the very inode (dev, ino), never
  * another one found by name (docs/design.md, rule 6 and rule 7). */
-static int handle_open(const struct tlk_inode_table *t,
-		       const struct file_handle *h, dev_t dev, ino_t ino)
+static int handle_open(int mount_fd, const struct file_handle *h, dev_t dev,
+		       ino_t ino)
 {
 	struct stat st;
-	int fd = open_by_handle_at(t->mount_fd, (struct file_handle *)h,
+	int fd = open_by_handle_at(mount_fd, (struct file_handle *)h,
 				   O_PATH | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
@@ -135,42 +137,58 @@ static int handle_open(const struct tlk_inode_table *t,
 	return fd;
 }
 
+/* 0 when `mfd` (the backing directory, not O_PATH) can reopen the root
+ * `rootfd` by handle, else -errno; *mount_id: the backing mount's id. */
+static int handles_work(int rootfd, int mfd, int *mount_id)
+{
+	struct file_handle *h, *mh;
+	struct statfs sfs;
+	struct stat rst;
+	int mfd_mount = -1, fd;
+
+	/* A FUSE backing may answer handles only while its kernel caches
+	 * the inode (without export support): not trusted with them. */
+	if (fstatfs(mfd, &sfs) < 0 || fstat(rootfd, &rst) < 0)
+		return -errno;
+	if (sfs.f_type == FUSE_SUPER_MAGIC)
+		return -EOPNOTSUPP;
+	h = handle_at(rootfd, mount_id);
+	if (!h)
+		return -errno;
+	mh = handle_at(mfd, &mfd_mount);
+	fd = !mh || mfd_mount != *mount_id
+		 ? -EXDEV
+		 : handle_open(mfd, h, rst.st_dev, rst.st_ino);
+	free(mh);
+	free(h);
+	if (fd >= 0)
+		close(fd);
+	return fd < 0 ? fd : 0;
+}
+
 void tlk_inodes_use_handles(struct tlk_inode_table *t, int rootfd)
 {
-	struct file_handle *h = NULL;
-	int mfd, root_mount = -1, mfd_mount = -1, fd = -1;
 	char proc[64];
-	struct stat st, rst;
+	int mfd, mount_id = -1, ret;
 
 	/* open_by_handle_at wants a mount fd that is not O_PATH; through
 	 * /proc it is the backing directory itself, also when mounted on. */
 	tlk_proc_fd_path(rootfd, proc, sizeof(proc));
 	mfd = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (mfd >= 0 && fstat(rootfd, &rst) == 0 &&
-	    (h = handle_at(rootfd, &root_mount)) != NULL) {
-		free(handle_at(mfd, &mfd_mount));
+	ret = mfd < 0 ? -errno : handles_work(rootfd, mfd, &mount_id);
+	if (ret == 0) {
 		t->mount_fd = mfd;
-		fd = mfd_mount == root_mount
-			 ? handle_open(t, h, rst.st_dev, rst.st_ino)
-			 : -EXDEV;
-	}
-	if (fd >= 0 && fstat(mfd, &st) == 0 && st.st_ino == rst.st_ino &&
-	    st.st_dev == rst.st_dev) {
-		t->mount_id = root_mount;
+		t->mount_id = mount_id;
 		tlk_info("inodes are kept by file handle: descriptors are "
 			 "opened per request");
-	} else {
-		tlk_notice("the backing filesystem gives no usable file "
-			   "handles (%s): every cached inode holds a "
-			   "descriptor, trimmed near the limit",
-			   strerror(fd < -1 ? -fd : errno));
-		t->mount_fd = -1;
-		if (mfd >= 0)
-			close(mfd);
+		return;
 	}
-	if (fd >= 0)
-		close(fd);
-	free(h);
+	if (mfd >= 0)
+		close(mfd);
+	tlk_notice("the backing filesystem gives no usable file handles (%s): "
+		   "every cached inode holds a descriptor, trimmed near the "
+		   "limit",
+		   strerror(-ret));
 }
 
 void tlk_inodes_destroy(struct tlk_inode_table *t)
@@ -460,7 +478,7 @@ int tlk_inode_pin(struct tlk_inode_table *t, struct tlk_inode *ino)
 
 	pthread_mutex_lock(lock);
 	if (ino->handle && ino->pins == 0) {
-		ret = handle_open(t, ino->handle, ino->dev, ino->ino);
+		ret = handle_open(t->mount_fd, ino->handle, ino->dev, ino->ino);
 		if (ret >= 0)
 			ino->fd = ret;
 	}
@@ -703,7 +721,7 @@ int tlk_inode_dup_fd(struct tlk_inode_table *t, dev_t dev, ino_t ino)
 		if (fd < 0)
 			fd = -errno;
 	} else if (n && n->handle) {
-		fd = handle_open(t, n->handle, n->dev, n->ino);
+		fd = handle_open(t->mount_fd, n->handle, n->dev, n->ino);
 	}
 	pthread_mutex_unlock(stripe_of(t, b));
 	return fd;
@@ -726,7 +744,7 @@ int tlk_inode_dir_fd(struct tlk_inode_table *t, struct tlk_inode *ino)
 		return fd;
 	if (!ph) /* a directory that holds its fd */
 		return tlk_inode_dup_fd(t, pdev, pino);
-	fd = handle_open(t, ph, pdev, pino);
+	fd = handle_open(t->mount_fd, ph, pdev, pino);
 	free(ph);
 	return fd;
 }
