@@ -103,16 +103,19 @@ def main():
     walked = time.time() - t1
     stop.set()
     th.join()
+    with open('/proc/%d/stat' % proc.pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
     proc.terminate()
     proc.wait(timeout=30)
     subprocess.run(['fusermount3', '-u', mnt], capture_output=True)
     good = [s for s in samples if s >= 0]
     print('tags=%d limit=%d found=%d errors=%d %s fds max=%d median=%d '
-          'samples=%d tree=%.0fs walk=%.0fs top=%s' %
+          'samples=%d tree=%.0fs walk=%.2fs daemon_cpu=%.2fs top=%s' %
           (tags, limit, found, sum(errors.values()), errors,
            max(good) if good else -1,
            sorted(good)[len(good) // 2] if good else -1, len(good), made,
-           walked, top))
+           walked, cpu, top))
 
 
 if __name__ == '__main__':
