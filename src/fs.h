@@ -192,8 +192,8 @@ void tlk_inode_seal_in_place(struct tlk_inode_table *t, dev_t dev, ino_t ino);
 /* How many write handles on (dev, ino) bypass the daemon. */
 unsigned tlk_inode_hidden_writers(struct tlk_inode_table *t, dev_t dev,
 				  ino_t ino);
-/* The inode (dev, ino) if the table holds it: its fd duplicated (the
- * caller owns it), or -ENOENT. */
+/* The inode (dev, ino) if the table holds it: its fd duplicated, or
+ * reopened by its handle (the caller owns it), or -ENOENT. */
 int tlk_inode_dup_fd(struct tlk_inode_table *t, dev_t dev, ino_t ino);
 /* An O_PATH fd of the directory `ino` was last found in (owned by the
  * caller): reopened by that directory's handle, so a directory removed
