@@ -29,14 +29,29 @@
 
 /* One backing inode the kernel knows. */
 struct tlk_inode {
-	atomic_int fd; /* O_PATH|O_NOFOLLOW, owned; the number is fixed,
-			  the file behind it is swapped (dup3) once, when
-			  a pending link gets its name (see below) */
-	struct tlk_packed_node *where; /* where it sits in the registry's
-					  tree (NULL: outside, OTHER), from
-					  the daemon's own lookups and renames
-					  (docs/design.md, rule 7); owned;
-					  protected by the stripe lock */
+	atomic_int fd; /* O_PATH|O_NOFOLLOW, owned. Held (handle NULL):
+			  always open; the number is fixed, the file behind
+			  it is swapped (dup3) once, when a pending link gets
+			  its name or the inode is sealed. With a handle: open
+			  only while pinned (pins > 0), else -1
+			  (docs/design.md, "Descriptor ownership") */
+	struct file_handle *handle; /* the backing file's handle (owned), or
+				       NULL: fd is held; protected by the
+				       stripe lock */
+	unsigned pins;	/* requests using fd now (tlk_inode_pin); stripe
+			   lock */
+	bool forgotten; /* off the table, freed by the last unpin; stripe
+			   lock */
+	bool off_hash;	/* on the table's `unhashed` list (sealed, or a
+			   dead file whose number was reused); stripe lock */
+	struct tlk_packed_node *where;	   /* where it sits in the registry's
+					      tree (NULL: outside, OTHER), from
+					      the daemon's own lookups and renames
+					      (docs/design.md, rule 7); owned;
+					      protected by the stripe lock */
+	struct file_handle *parent_handle; /* that directory's handle (owned;
+					      NULL: it holds its fd); stripe
+					      lock */
 	dev_t parent_dev; /* the directory it was last found in, and */
 	ino_t parent_ino; /* under which name; protected by the stripe */
 	char *name;	  /* lock, owned */
@@ -69,11 +84,17 @@ struct tlk_inode_table {
 	size_t nbuckets; /* power of two */
 	pthread_mutex_t stripes[TLK_INODE_STRIPES];
 	atomic_size_t count;
+	atomic_size_t held; /* inodes that hold their fd (no handle) */
+	/* File handles (tlk_inodes_use_handles): an fd of the backing
+	 * directory's mount for open_by_handle_at, and that mount's id;
+	 * mount_fd -1: every inode holds its fd. */
+	int mount_fd;
+	int mount_id;
 	/* Sealed inodes left the hash (tlk_inode_seal): kept here until the
 	 * kernel forgets them. Taken after a stripe lock, never before. */
 	pthread_mutex_t unhashed_lock;
 	struct tlk_inode *unhashed; /* chained through next */
-	/* The trimmer (trim.c): woken as soon as `count` passes `trim_high`
+	/* The trimmer (trim.c): woken as soon as `held` passes `trim_high`
 	 * (0: no trimmer), not only on its period. */
 	atomic_size_t trim_high;
 	atomic_bool trim_poked;
@@ -140,6 +161,16 @@ struct tlk_inode *tlk_inode_get_pending(struct tlk_inode_table *t, int fd,
 					const struct tlk_node *node);
 void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
 		      uint64_t n);
+/* Keep inodes by file handle where the backing filesystem of `rootfd`
+ * (the backing directory) can reopen them (root: CAP_DAC_READ_SEARCH);
+ * else they keep holding fds. Call once, before the first lookup. */
+void tlk_inodes_use_handles(struct tlk_inode_table *t, int rootfd);
+/* Make ino->fd usable until tlk_inode_unpin: reopens an inode kept by
+ * handle (the same inode, checked; never a lookup by name). 0, or -errno
+ * (EMFILE, ENFILE, ESTALE: the request is refused, rule 5). A request
+ * pins the inodes whose fd it uses (fs_pin.c). */
+int tlk_inode_pin(struct tlk_inode_table *t, struct tlk_inode *ino);
+void tlk_inode_unpin(struct tlk_inode_table *t, struct tlk_inode *ino);
 /* Record that `ino` is now `name` in `parent` at `node`: after a rename
  * (force), or when found again (kept only when at least as weighty as
  * what is known: a hard link made behind the daemon's back cannot hide a
@@ -166,15 +197,21 @@ void tlk_inode_seal_in_place(struct tlk_inode_table *t, dev_t dev, ino_t ino);
 /* How many write handles on (dev, ino) bypass the daemon. */
 unsigned tlk_inode_hidden_writers(struct tlk_inode_table *t, dev_t dev,
 				  ino_t ino);
-/* The inode (dev, ino) if the table holds it: its fd duplicated (the
- * caller owns it), or -ENOENT. */
+/* The inode (dev, ino) if the table holds it: its fd duplicated, or
+ * reopened by its handle (the caller owns it), or -ENOENT. */
 int tlk_inode_dup_fd(struct tlk_inode_table *t, dev_t dev, ino_t ino);
+/* An O_PATH fd of the directory `ino` was last found in (owned by the
+ * caller): reopened by that directory's handle, so a directory removed
+ * since is -ESTALE, never another that took its inode number; a
+ * directory that holds its fd is duplicated (-ENOENT: not held). */
+int tlk_inode_dir_fd(struct tlk_inode_table *t, struct tlk_inode *ino);
 /* Copy out where `ino` sits and its directory (dev, ino). */
 void tlk_inode_where(struct tlk_inode_table *t, struct tlk_inode *ino,
 		     struct tlk_node *out, dev_t *pdev, ino_t *pino);
-/* When the table holds more than `high` inodes, ask the kernel to drop up
- * to `count - low` cached entries (files first) so that it forgets them and
- * their fds close. Call from a thread that serves no request. */
+/* When more than `high` inodes hold their fd, ask the kernel to drop up
+ * to `held - low` of their cached entries (files first) so that it
+ * forgets them and their fds close. Call from a thread that serves no
+ * request. */
 void tlk_inodes_trim(struct tlk_inode_table *t, struct fuse_session *se,
 		     struct tlk_inode *root, size_t high, size_t low);
 /* The lock that guards an inode's passthrough fields. */
@@ -436,6 +473,43 @@ void tlk_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		      off_t length, struct fuse_file_info *fi);
 void tlk_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		  struct fuse_file_info *fi);
+
+/* fs_pin.c: the handlers above that use an inode's fd, run with the
+ * inodes they name pinned (tlk_inode_pin); a pin that fails is the
+ * request's answer. */
+void tlk_pinned_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void tlk_pinned_getattr(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi);
+void tlk_pinned_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			int valid, struct fuse_file_info *fi);
+void tlk_pinned_readlink(fuse_req_t req, fuse_ino_t ino);
+void tlk_pinned_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, dev_t rdev);
+void tlk_pinned_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode);
+void tlk_pinned_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void tlk_pinned_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void tlk_pinned_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			const char *name);
+void tlk_pinned_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void tlk_pinned_opendir(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi);
+void tlk_pinned_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			    off_t off, struct fuse_file_info *fi);
+void tlk_pinned_statfs(fuse_req_t req, fuse_ino_t ino);
+void tlk_pinned_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 const char *value, size_t size, int flags);
+void tlk_pinned_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 size_t size);
+void tlk_pinned_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void tlk_pinned_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+void tlk_pinned_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       mode_t mode, struct fuse_file_info *fi);
+void tlk_pinned_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		     const char *newname);
+void tlk_pinned_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       fuse_ino_t newparent, const char *newname,
+		       unsigned int flags);
 
 /* passthrough.c: kernel passthrough of uninspected files (no-ops when
  * built without it). attach returns true when fi now passes through. */

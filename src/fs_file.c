@@ -305,8 +305,14 @@ static void create_inspected(fuse_req_t req, struct tlk_inode *dir,
 		ret = -errno;
 	if (ret == 0) {
 		f->inode = (struct tlk_inode *)(uintptr_t)e.ino;
-		ret = open_inspected(fs, node, dirfd, f->inode->fd, fi->flags,
-				     &owner, ctx->pid, f);
+		ret = tlk_inode_pin(&fs->inodes, f->inode); /* fs_pin.c */
+		if (ret < 0) {
+			close(dirfd);
+		} else {
+			ret = open_inspected(fs, node, dirfd, f->inode->fd,
+					     fi->flags, &owner, ctx->pid, f);
+			tlk_inode_unpin(&fs->inodes, f->inode);
+		}
 	} else if (ret == -ENOENT && dirfd >= 0) {
 		ret = open_inspected(fs, node, dirfd, -1, fi->flags, &owner,
 				     ctx->pid, f);

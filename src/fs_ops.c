@@ -27,6 +27,7 @@ static void tlk_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_DIRECT_IO_ALLOW_MMAP;
 #endif
 	tlk_passthrough_want(fs, conn);
+	tlk_inodes_use_handles(&fs->inodes, fs->root.fd);
 }
 
 static void tlk_op_destroy(void *userdata)
@@ -34,39 +35,40 @@ static void tlk_op_destroy(void *userdata)
 	(void)userdata;
 }
 
+/* Handlers that use an inode's fd run pinned (fs_pin.c). */
 const struct fuse_lowlevel_ops tlk_fs_ops = {
     .init = tlk_op_init,
     .destroy = tlk_op_destroy,
-    .lookup = tlk_op_lookup,
+    .lookup = tlk_pinned_lookup,
     .forget = tlk_op_forget,
     .forget_multi = tlk_op_forget_multi,
-    .getattr = tlk_op_getattr,
-    .setattr = tlk_op_setattr,
-    .readlink = tlk_op_readlink,
-    .mknod = tlk_op_mknod,
-    .mkdir = tlk_op_mkdir,
-    .unlink = tlk_op_unlink,
-    .rmdir = tlk_op_rmdir,
-    .symlink = tlk_op_symlink,
-    .rename = tlk_op_rename,
-    .link = tlk_op_link,
-    .open = tlk_op_open,
+    .getattr = tlk_pinned_getattr,
+    .setattr = tlk_pinned_setattr,
+    .readlink = tlk_pinned_readlink,
+    .mknod = tlk_pinned_mknod,
+    .mkdir = tlk_pinned_mkdir,
+    .unlink = tlk_pinned_unlink,
+    .rmdir = tlk_pinned_rmdir,
+    .symlink = tlk_pinned_symlink,
+    .rename = tlk_pinned_rename,
+    .link = tlk_pinned_link,
+    .open = tlk_pinned_open,
     .read = tlk_op_read,
     .write_buf = tlk_op_write_buf,
     .flush = tlk_op_flush,
     .release = tlk_op_release,
     .fsync = tlk_op_fsync,
-    .opendir = tlk_op_opendir,
+    .opendir = tlk_pinned_opendir,
     .readdir = tlk_op_readdir,
-    .readdirplus = tlk_op_readdirplus,
+    .readdirplus = tlk_pinned_readdirplus,
     .releasedir = tlk_op_releasedir,
     .fsyncdir = tlk_op_fsyncdir,
-    .statfs = tlk_op_statfs,
-    .setxattr = tlk_op_setxattr,
-    .getxattr = tlk_op_getxattr,
-    .listxattr = tlk_op_listxattr,
-    .removexattr = tlk_op_removexattr,
-    .create = tlk_op_create,
+    .statfs = tlk_pinned_statfs,
+    .setxattr = tlk_pinned_setxattr,
+    .getxattr = tlk_pinned_getxattr,
+    .listxattr = tlk_pinned_listxattr,
+    .removexattr = tlk_pinned_removexattr,
+    .create = tlk_pinned_create,
     .fallocate = tlk_op_fallocate,
     .lseek = tlk_op_lseek,
 };

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * trim.c - keep the inode table within the descriptor limit.
+ * trim.c - keep the inodes that hold descriptors within the limit.
  *
- * Every inode the kernel caches is an O_PATH descriptor here. The kernel
- * forgets inodes only when memory runs short, so a registry with more tag
- * files than RLIMIT_NOFILE would make lookups fail with EMFILE. A thread
- * watches the table and, past three quarters of the limit, asks the kernel
- * to drop cached entries until half of it is used; the kernel then sends
- * the forgets that close the descriptors.
+ * Inodes kept by file handle hold no descriptor (inode.c). The others (a
+ * backing filesystem without handles, pending and sealed links) each hold
+ * an O_PATH descriptor while the kernel caches them. The kernel forgets
+ * inodes only when memory runs short, so a registry with more of those
+ * than RLIMIT_NOFILE would make lookups fail with EMFILE. A thread
+ * watches them and, past three quarters of the budget, asks the kernel to
+ * drop their cached entries until half of it is used; the kernel then
+ * sends the forgets that close the descriptors. The limit is read again
+ * on every round, so a limit lowered (prlimit) or raised while mounted
+ * is followed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -57,6 +61,8 @@ static void *trim_loop(void *arg)
 		atomic_store(&fs->inodes.trim_poked, false);
 		if (atomic_load(&trimmer_stop))
 			break;
+		budget = fd_budget();
+		atomic_store(&fs->inodes.trim_high, budget / 4 * 3);
 		tlk_inodes_trim(&fs->inodes, fs->se, &fs->root, budget / 4 * 3,
 				budget / 2);
 	}

@@ -62,7 +62,7 @@ int tlk_where_dir_fd(struct tlk_fs *fs, struct tlk_inode *inode)
 		fd = fcntl(fs->root.fd, F_DUPFD_CLOEXEC, 0);
 		return fd < 0 ? -errno : fd;
 	}
-	fd = tlk_inode_dup_fd(&fs->inodes, pdev, pino);
+	fd = tlk_inode_dir_fd(&fs->inodes, inode); /* by handle: rule 7 */
 	return fd == -ENOENT ? -ESTALE : fd;
 }
 
