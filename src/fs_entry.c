@@ -47,24 +47,22 @@ static bool fixed_dir(enum tlk_kind kind)
 double tlk_cache_timeout(const struct tlk_fs *fs, const struct tlk_node *node,
 			 const struct stat *st)
 {
-	bool one_reg = S_ISREG(st->st_mode) && st->st_nlink == 1;
-
+	/* The tree's fixed directories: never renamed, never replaced
+	 * (rule 1). */
+	if (S_ISDIR(st->st_mode))
+		return fixed_dir(node->kind) ? fs->cache_timeout : fs->timeout;
+	/* Files never get more than `timeout`: a rename carries the kernel's
+	 * entry, with what is left of its timeout, to the new name, and a
+	 * name the daemon replaces behind the kernel's back (a mutable tag's
+	 * link, published by rename of a pending file) would then keep
+	 * serving the moved file. Anything small enough to become a link, an
+	 * empty blob (a leftover a publish replaces, blob.c) and every link
+	 * position: 0, read from storage every time. */
+	if (S_ISREG(st->st_mode) && st->st_size <= TLK_LINK_LEN)
+		return 0.0;
+	if (tlk_layout_link_class(node->kind) != TLK_LINK_NONE)
+		return 0.0;
 	switch (node->kind) {
-	/* Hold exactly their own digest once whole (rule 3); read with
-	 * direct I/O all the same (choose_io in fs_file.c). */
-	case TLK_REV_LINK:
-	case TLK_TAG_INDEX_LINK:
-	case TLK_LAYER_LINK:
-		return one_reg && st->st_size == TLK_LINK_LEN
-			   ? fs->cache_timeout
-			   : 0.0;
-	/* Content-addressed once not empty (rule 9); an empty one is a
-	 * leftover a publish replaces by another inode (blob.c). */
-	case TLK_BLOB_DATA:
-		return one_reg && st->st_size > 0 ? fs->cache_timeout : 0.0;
-	/* A tag's link is read from storage every time: another node
-	 * sharing the backing directory may publish one any moment. */
-	case TLK_CURRENT_LINK:
 	case TLK_CURRENT_TMP:
 	case TLK_CURRENT_OTHER:
 	case TLK_TAG_INDEX_TMP:
@@ -73,15 +71,8 @@ double tlk_cache_timeout(const struct tlk_fs *fs, const struct tlk_node *node,
 	case TLK_BLOB_TMP:
 		return 0.0;
 	default:
-		break;
+		return fs->timeout;
 	}
-	if (S_ISDIR(st->st_mode) && fixed_dir(node->kind))
-		return fs->cache_timeout;
-	/* Outside the tree, names like the registry's links are treated as
-	 * links (a mount at an unexpected level). */
-	if (S_ISREG(st->st_mode) && st->st_size <= TLK_LINK_LEN)
-		return 0.0;
-	return fs->timeout;
 }
 
 void tlk_entry_timeouts(struct tlk_fs *fs, const struct tlk_node *node,

@@ -1,16 +1,15 @@
 # SPDX-License-Identifier: MIT
 """What the kernel may cache (docs/design.md), seen from a reader.
 
-Path-determined links, blob data and the tree's fixed directories are
-cached by the kernel for cache_timeout (60 s by default); tag links are
-not (a cached protected link would have to be dropped at every policy
-edit that unprotects it, and the daemon cannot do that before an
-overwrite becomes readable). These tests check that no caching ever
-serves what is no longer there: once a policy edit unprotects a tag, an
-overwrite through the mount is seen by the next read, for both of
-distribution's ways of writing a tag, on this mount and on a second daemon
-sharing the backing directory and the policy; links never read empty
-while they are rewritten; a deleted or renamed link is gone at once."""
+Only the tree's fixed directories are cached long (cache_timeout); files
+get at most `timeout`, links and link-sized files nothing. These tests
+check that no caching ever serves what is no longer there: once a policy
+edit unprotects a tag, an overwrite through the mount is seen by the next
+read, for both of distribution's ways of writing a tag, on this mount and
+on a second daemon sharing the backing directory and the policy; a
+deleted or renamed link is gone at once; and a kernel entry moved by
+renames never answers for a protected tag.
+"""
 import os
 import time
 
@@ -105,3 +104,29 @@ def test_removed_and_renamed_links_are_gone_at_once(tlk):
         assert read(link) == A
     os.rename(link, str(link) + '.old')
     assert not os.path.exists(link)
+
+
+def test_a_moved_cached_entry_never_answers_for_a_protected_tag(tlk):
+    """Found by the red team: with files cached for 60 s, a layer link
+    renamed onto a mutable tag's link (published as a copy) carried its
+    kernel entry there; after an allowed overwrite of that tag (a new file
+    behind the kernel's back) and a rename of it onto a protected tag
+    holding the same digest ("identical"), the kernel's entry for the
+    protected tag named the layer link's file: readers got another digest
+    for a minute. Files get at most `timeout` now, and link-sized ones 0."""
+    m = tlk.mount()
+    d1, d2 = digest('moved-1'), digest('moved-2')
+    v1, latest = tag_link(m.root, REPO, 'v1'), tag_link(m.root, REPO, 'latest')
+    push_tag(m.root, REPO, 'v1', d2)
+    layer = (m.root / 'repositories' / REPO / '_layers' / 'sha256' /
+             d1[7:] / 'link')
+    write_link(layer, d1)
+    os.stat(layer)                  # in the kernel's cache
+    os.makedirs(latest.parent, exist_ok=True)
+    os.rename(layer, latest)        # mutable tag: published as a copy
+    write_link(latest, d2)          # allowed: a new file behind the kernel
+    os.rename(latest, v1)           # identical to v1: allowed
+    for _ in range(50):
+        assert read(v1) == d2.encode(), 'v1 reads %r' % read(v1)
+        time.sleep(0.01)
+    assert read(tag_link(m.broot, REPO, 'v1')) == d2.encode()
