@@ -35,6 +35,7 @@
 #define GATE_DEADLINE_MS 30000
 #define GATE_CONN_MAX 64
 #define GATE_DRAIN_S 5
+#define TLK_GATE_GROUP "www-data" /* Debian's nginx workers */
 
 static struct {
 	struct tlk_fs *fs;
@@ -164,11 +165,20 @@ int tlk_gate_open(struct tlk_fs *fs, const char *path, const char *group)
 	char *dir, *slash;
 	int fd;
 
+	/* Who may ask: the group of Debian's nginx workers by default, so
+	 * no other local user can fill the log and the audit with denials. */
 	if (group && parse_group(group, &gid) < 0) {
 		fprintf(stderr, "taglockfs: gate_group=%s: no such group\n",
 			group);
 		return -1;
 	}
+	if (!group && parse_group(TLK_GATE_GROUP, &gid) == 0)
+		group = TLK_GATE_GROUP;
+	if (!group)
+		fprintf(stderr,
+			"taglockfs: warning: no group %s: the gate socket %s is "
+			"open to every local user (set gate_group=)\n",
+			TLK_GATE_GROUP, path);
 	/* The socket's directory (/run/taglockfs) is made if missing. */
 	dir = strdup(path);
 	if (dir && (slash = strrchr(dir, '/')) != NULL && slash != dir) {

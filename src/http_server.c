@@ -24,7 +24,10 @@
 
 #define REPLY_DEADLINE_MS 10000
 #define DRAIN_MS 1000
-#define BUSY_DRAIN_MS 100
+/* The accept loop itself answers when busy: a peer that sends nothing
+ * may hold it this long, no longer (a flood of silent connections must
+ * not stall the answers to real ones). */
+#define BUSY_DRAIN_MS 10
 
 static const char oom_body[] = "out of memory";
 

@@ -214,7 +214,7 @@ void tlk_options_usage(const char *prog)
 	    "    -o gate=SOCKET       answer nginx's manifest-PUT questions on "
 	    "this unix socket\n"
 	    "    -o gate_group=GROUP  only GROUP may connect to the gate "
-	    "(default: anyone)\n"
+	    "(default www-data)\n"
 	    "    -o stop_timeout=S    on SIGTERM/SIGINT, wait S seconds for "
 	    "requests in progress, then detach (default 10)\n"
 	    "    -o guard_mountpoint  make the empty MOUNTPOINT immutable, so "

@@ -26,6 +26,7 @@ nginx_conf() {
 	mkdir -p "$work/tmp"
 	cat <<CONF
 daemon off;
+user www-data;
 worker_processes 1;
 pid $work/nginx.pid;
 error_log $work/error.log;

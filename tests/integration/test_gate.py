@@ -12,6 +12,7 @@ filesystem still refuses when the gate is down.
 """
 import hashlib
 import json
+import os
 import time
 
 import pytest
@@ -258,3 +259,25 @@ def test_auth_basic_is_checked_before_the_gate(tlk, request, images,
     rc, err = e.push('B', REPO + ':v1', extra=creds)
     assert rc != 0 and DENIED in err, err
     assert e.link('v1') == e.digest('A')
+
+
+def test_only_nginx_group_may_ask(env):
+    """The socket is 0660 for www-data (Debian's nginx workers): another
+    local user cannot make the daemon log and audit denials."""
+    import grp
+    import stat as st
+    import subprocess
+    info = os.stat(env.gate_sock)
+    assert st.S_IMODE(info.st_mode) == 0o660
+    assert info.st_gid == grp.getgrnam('www-data').gr_gid
+    probe = ('import socket; s = socket.socket(socket.AF_UNIX); '
+             's.connect(%r)' % env.gate_sock)
+    nobody = subprocess.run(['setpriv', '--reuid=nobody', '--regid=nogroup',
+                             '--clear-groups', '/usr/bin/python3', '-c',
+                             probe], capture_output=True, text=True)
+    assert nobody.returncode != 0 and 'Permission denied' in nobody.stderr
+    worker = subprocess.run(['setpriv', '--reuid=www-data',
+                             '--regid=www-data', '--init-groups',
+                             '/usr/bin/python3', '-c', probe],
+                            capture_output=True, text=True)
+    assert worker.returncode == 0, worker.stderr
