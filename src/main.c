@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "metrics.h"
 #include "options.h"
 #include "taglockfs/log.h"
 
@@ -163,12 +164,17 @@ static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 	}
 	if (o->gate && tlk_gate_open(fs, o->gate, o->gate_group) < 0)
 		return -1;
+	if ((o->metrics || o->metrics_file) &&
+	    tlk_metrics_open(fs, o->metrics, o->metrics_file,
+			     o->metrics_interval, o->gate != NULL) < 0)
+		return -1;
 	return 0;
 }
 
 static void teardown_fs(struct tlk_fs *fs)
 {
 	tlk_gate_stop();
+	tlk_metrics_stop();
 	if (fs->audit)
 		tlk_audit_close(fs->audit);
 	tlk_live_policy_close(fs->policy);
@@ -237,6 +243,8 @@ static int serve(struct tlk_fs *fs, struct tlk_options *o)
 		tlk_err("gate not running: %s", strerror(-ret));
 	else if (o->gate)
 		tlk_notice("gate: answering manifest PUTs on %s", o->gate);
+	if ((ret = tlk_metrics_start()) < 0)
+		tlk_err("metrics not exported: %s", strerror(-ret));
 	ret = 1;
 	tlk_notice("serving %s on %s", o->backing, o->mountpoint);
 	if (o->singlethread) {
@@ -250,6 +258,7 @@ static int serve(struct tlk_fs *fs, struct tlk_options *o)
 		fuse_loop_cfg_destroy(cfg);
 	}
 	tlk_gate_stop();
+	tlk_metrics_stop();
 	tlk_trimmer_stop();
 	fuse_session_unmount(se);
 out_signals:
