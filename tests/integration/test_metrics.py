@@ -14,12 +14,12 @@ import re
 import socket
 import threading
 import time
-import urllib.error
 import urllib.request
 
 import pytest
 
 import registry as R
+from promtext import CONTENT_TYPE, Scrape, parse
 from tlkutil import (digest, expect_errno, push_tag, read, tag_link,
                      write_link_28, write_link_31)
 
@@ -43,138 +43,6 @@ repositories:
 """
 
 BROKEN = "version: 1\nrepositories:\n  - name: [test/example\n"
-
-CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
-
-
-# ------------------------------------------------------- strict parser
-
-NAME = r'[a-zA-Z_:][a-zA-Z0-9_:]*'
-LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*'
-VALUE = r'(?:[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?' \
-        r'|[-+]?Inf|NaN)'
-SAMPLE_RX = re.compile(r'^(%s)(?:\{(.*)\})? (%s)$' % (NAME, VALUE))
-LABEL_RX = re.compile(r'(%s)="((?:[^"\\\n]|\\[\\"n])*)"' % LABEL)
-HELP_RX = re.compile(r'^# HELP (%s) ((?:[^\\\n]|\\[\\n])*)$' % NAME)
-TYPE_RX = re.compile(r'^# TYPE (%s) (counter|gauge|histogram|summary|'
-                     r'untyped)$' % NAME)
-UNESCAPE = {'\\\\': '\\', '\\"': '"', '\\n': '\n'}
-
-
-def parse_labels(text, line):
-    labels = {}
-    pos = 0
-    while pos < len(text):
-        m = LABEL_RX.match(text, pos)
-        assert m, 'bad labels at %d in %r' % (pos, line)
-        name = m.group(1)
-        assert name not in labels, 'label %s twice in %r' % (name, line)
-        labels[name] = re.sub(r'\\[\\"n]', lambda e: UNESCAPE[e.group(0)],
-                              m.group(2))
-        pos = m.end()
-        if pos < len(text):
-            assert text[pos] == ',', 'expected a comma in %r' % line
-            pos += 1
-            assert pos < len(text), 'trailing comma in %r' % line
-    return labels
-
-
-def family_of(name, types):
-    for suffix in ('_bucket', '_sum', '_count'):
-        base = name[:-len(suffix)]
-        if name.endswith(suffix) and types.get(base) == 'histogram':
-            return base
-    return name
-
-
-def check_histograms(samples, types):
-    """Buckets increasing in le and in count, ending with +Inf equal to
-    _count; a _sum for each."""
-    for fam, typ in types.items():
-        if typ != 'histogram':
-            continue
-        series = {}
-        for name, labels, value in samples:
-            if name != fam + '_bucket':
-                continue
-            key = tuple(sorted((k, v) for k, v in labels.items()
-                               if k != 'le'))
-            series.setdefault(key, []).append((labels['le'], value))
-        assert series, 'histogram %s has no buckets' % fam
-        for key, buckets in series.items():
-            les = [float(le) for le, _ in buckets]
-            counts = [v for _, v in buckets]
-            assert les == sorted(les) and len(set(les)) == len(les), \
-                '%s%s: buckets out of order %r' % (fam, key, les)
-            assert buckets[-1][0] == '+Inf', '%s%s: no +Inf' % (fam, key)
-            assert counts == sorted(counts), \
-                '%s%s: buckets not cumulative %r' % (fam, key, counts)
-            want = dict(key)
-            total = [v for n, lb, v in samples
-                     if n == fam + '_count' and lb == want]
-            sums = [v for n, lb, v in samples
-                    if n == fam + '_sum' and lb == want]
-            assert total == [counts[-1]], \
-                '%s%s: _count %r, +Inf %r' % (fam, key, total, counts[-1])
-            assert len(sums) == 1, '%s%s: _sum %r' % (fam, key, sums)
-
-
-def parse(text):
-    """Strict text format 0.0.4: returns {name: {labels-tuple: value}}
-    (histogram parts under their own names) and {family: type}."""
-    assert text.endswith('\n'), 'text does not end with a newline'
-    types, helps, samples, seen_series = {}, {}, [], set()
-    done, current = set(), None
-    for line in text[:-1].split('\n'):
-        assert line, 'empty line'
-        if line.startswith('#'):
-            m = HELP_RX.match(line) or TYPE_RX.match(line)
-            assert m, 'bad comment line %r' % line
-            fam = m.group(1)
-            table = helps if line.startswith('# HELP') else types
-            assert fam not in table, 'second %s for %s' % (line[:6], fam)
-            assert fam not in done, '%s declared after its samples' % fam
-            table[fam] = m.group(2)
-            if current and current != fam:
-                done.add(current)
-            current = fam
-            continue
-        m = SAMPLE_RX.match(line)
-        assert m, 'bad sample line %r' % line
-        name, value = m.group(1), float(m.group(3))
-        labels = parse_labels(m.group(2) or '', line)
-        fam = family_of(name, types)
-        assert fam in types, 'sample %r before its TYPE' % line
-        assert fam == current, 'sample %r outside its family' % line
-        series = (name, tuple(sorted(labels.items())))
-        assert series not in seen_series, 'series twice: %r' % line
-        seen_series.add(series)
-        samples.append((name, labels, value))
-    assert set(helps) == set(types), 'HELP without TYPE or back'
-    check_histograms(samples, types)
-    out = {}
-    for name, labels, value in samples:
-        out.setdefault(name, {})[tuple(sorted(labels.items()))] = value
-    return out, types
-
-
-class Scrape:
-    def __init__(self, text):
-        self.text = text
-        self.data, self.types = parse(text)
-
-    def get(self, name, **labels):
-        """A sample's value; 0 for a series not (yet) listed."""
-        return self.data.get(name, {}).get(tuple(sorted(labels.items())),
-                                           0.0)
-
-    def series(self, name):
-        return {k: v for k, v in self.data.get(name, {}).items()}
-
-    def one_label(self, name, label):
-        (key, value), = self.data[name].items()
-        return dict(key)[label], value
-
 
 # ----------------------------------------------------------- scraping
 
@@ -616,3 +484,26 @@ def raw_get(conn):
     head, _, body = data.partition(b'\r\n\r\n')
     assert head.startswith(b'HTTP/1.1 200 '), head
     return body.decode()
+
+
+@pytest.mark.parametrize('text', [
+    'a 1',                                          # no newline at the end
+    'a 1\n',                                        # no TYPE
+    '# TYPE a counter\na 1\n',                      # TYPE without HELP
+    '# HELP a x\n# TYPE a counter\na{b="c} 1\n',    # unterminated value
+    '# HELP a x\n# TYPE a counter\na{b="\\q"} 1\n',  # unknown escape
+    '# HELP a x\n# TYPE a counter\na-b 1\n',        # bad name
+    '# HELP a x\n# TYPE a counter\na 1\na 2\n',     # series twice
+    '# HELP a x\n# TYPE a counter\na one\n',        # bad value
+    '# HELP a x\n# TYPE a counter\n# HELP a y\n',   # HELP twice
+    '# HELP h x\n# TYPE h histogram\nh_bucket{le="1"} 2\n'
+    'h_bucket{le="+Inf"} 1\nh_sum 0\nh_count 1\n',  # not cumulative
+    '# HELP h x\n# TYPE h histogram\nh_bucket{le="1"} 1\n'
+    'h_sum 0\nh_count 1\n',                         # no +Inf
+    '# HELP h x\n# TYPE h histogram\nh_bucket{le="+Inf"} 2\n'
+    'h_sum 0\nh_count 1\n',                         # +Inf != _count
+])
+def test_parser_is_strict(text):
+    """The parser every scrape goes through rejects what it should."""
+    with pytest.raises(AssertionError):
+        parse(text)
