@@ -39,8 +39,8 @@ static const char *const lat_name[TLK_LAT_COUNT] = {
 
 /* Upper bounds of the latency buckets, in nanoseconds: 10 us to 2.5 s. */
 static const uint64_t bound_ns[] = {
-    10000,    25000,	50000,	   100000,    250000,	 500000,
-    1000000,  2500000,	5000000,   10000000,  25000000,	 50000000,
+    10000,     25000,	  50000,     100000,	 250000,     500000,
+    1000000,   2500000,	  5000000,   10000000,	 25000000,   50000000,
     100000000, 250000000, 500000000, 1000000000, 2500000000,
 };
 #define NBOUNDS (sizeof(bound_ns) / sizeof(bound_ns[0]))
@@ -73,11 +73,10 @@ static struct {
 
 void tlk_metrics_decision(enum tlk_op op, struct tlk_verdict v)
 {
-	enum verdict_label label = v.kind == TLK_REFUSE	      ? V_REFUSED
-				   : v.reason == TLK_R_CREATE ? V_CREATED
-				   : v.reason == TLK_R_IDENTICAL
-				       ? V_IDENTICAL
-				       : V_ALLOWED;
+	enum verdict_label label = v.kind == TLK_REFUSE		 ? V_REFUSED
+				   : v.reason == TLK_R_CREATE	 ? V_CREATED
+				   : v.reason == TLK_R_IDENTICAL ? V_IDENTICAL
+								 : V_ALLOWED;
 
 	if ((unsigned)op >= TLK_OP_COUNT || (unsigned)v.reason >= TLK_R_COUNT)
 		return;
@@ -318,8 +317,7 @@ static void render_resources(struct tlk_mtext *m, struct tlk_fs *fs)
 	gauge(m, "taglockfs_open_fds", "Descriptors the daemon holds.",
 	      open_fds());
 	gauge(m, "taglockfs_fd_limit", "RLIMIT_NOFILE (soft) of the daemon.",
-	      getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-		      rl.rlim_cur != RLIM_INFINITY
+	      getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
 		  ? (double)rl.rlim_cur
 		  : -1);
 	counter(m, "taglockfs_trims_total",
@@ -341,8 +339,7 @@ static void render_gate(struct tlk_mtext *m)
 
 	if (!atomic_load(&mx.gate_on))
 		return;
-	tlk_mtext_family(m, "taglockfs_gate_verdicts_total",
-			 TLK_METRIC_COUNTER,
+	tlk_mtext_family(m, "taglockfs_gate_verdicts_total", TLK_METRIC_COUNTER,
 			 "Gate answers to nginx: sent_on (418) or denied "
 			 "(403).");
 	l = (struct tlk_label){"verdict", "sent_on"};

@@ -52,8 +52,7 @@ void tlk_metrics_decision(enum tlk_op op, struct tlk_verdict verdict);
 /* live_policy.c, under its lock: a version of the policy file came into
  * force (`counted`: a reload, not the first load), or a new version was
  * rejected (`counted`: not one already rejected). */
-void tlk_metrics_policy_loaded(const struct tlk_policy *policy,
-			       bool counted);
+void tlk_metrics_policy_loaded(const struct tlk_policy *policy, bool counted);
 void tlk_metrics_policy_failed(bool counted);
 
 /* inode.c: the trimmer asked the kernel to forget `entries` entries. */

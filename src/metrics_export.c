@@ -177,8 +177,8 @@ static void *server_thread(void *arg)
 	int ret;
 
 	(void)arg;
-	ret = tlk_http_serve(&mx.srv, mx.listen_fd, mx.stop_fd,
-			     METRICS_DRAIN_S);
+	ret =
+	    tlk_http_serve(&mx.srv, mx.listen_fd, mx.stop_fd, METRICS_DRAIN_S);
 	mx.listen_fd = -1; /* closed by tlk_http_serve */
 	if (ret < 0)
 		tlk_err("metrics endpoint stopped: %s", strerror(-ret));
@@ -269,14 +269,15 @@ static int set_file(const char *file)
 	int dirlen = slash ? (int)(slash - file + 1) : 0;
 
 	if (file[0] != '/' || !slash[1]) {
-		fprintf(stderr, "taglockfs: metrics_file=%s: expected an "
-				"absolute file path\n",
+		fprintf(stderr,
+			"taglockfs: metrics_file=%s: expected an "
+			"absolute file path\n",
 			file);
 		return -1;
 	}
 	mx.file = strdup(file);
-	if (!mx.file || asprintf(&mx.tmp, "%.*s.%s.tmp", dirlen, file,
-				 file + dirlen) < 0)
+	if (!mx.file ||
+	    asprintf(&mx.tmp, "%.*s.%s.tmp", dirlen, file, file + dirlen) < 0)
 		return -1;
 	return 0;
 }
@@ -290,8 +291,9 @@ int tlk_metrics_open(struct tlk_fs *fs, const char *addr, const char *file,
 
 	mx.fs = fs;
 	if (interval_s < 0.1 || interval_s > 3600) {
-		fprintf(stderr, "taglockfs: metrics_interval=%g: expected 0.1 "
-				"to 3600 seconds\n",
+		fprintf(stderr,
+			"taglockfs: metrics_interval=%g: expected 0.1 "
+			"to 3600 seconds\n",
 			interval_s);
 		return -1;
 	}

@@ -124,8 +124,8 @@ static bool declared(const struct tlk_mtext *m, const char *name)
 
 static void remember(struct tlk_mtext *m, const char *name)
 {
-	char **grown = realloc(m->declared,
-			       (m->ndeclared + 1) * sizeof(*m->declared));
+	char **grown =
+	    realloc(m->declared, (m->ndeclared + 1) * sizeof(*m->declared));
 	char *copy = strdup(name);
 
 	if (grown)
@@ -234,7 +234,8 @@ static bool bounds_ok(const double *bounds, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (!isfinite(bounds[i]) || (i > 0 && bounds[i] <= bounds[i - 1]))
+		if (!isfinite(bounds[i]) ||
+		    (i > 0 && bounds[i] <= bounds[i - 1]))
 			return false;
 	return true;
 }

@@ -118,8 +118,7 @@ char *tlk_vol_metrics(void)
 	tlk_mtext_sample(&m, NULL, 0, (double)n);
 	family(&m, rows, n, "taglockfs_plugin_volume_up", TLK_METRIC_GAUGE,
 	       "1 when the volume's taglockfs answered the last check.", up);
-	family(&m, rows, n, "taglockfs_plugin_volume_mounted",
-	       TLK_METRIC_GAUGE,
+	family(&m, rows, n, "taglockfs_plugin_volume_mounted", TLK_METRIC_GAUGE,
 	       "1 when a taglockfs is mounted for the volume (answering or "
 	       "hung).",
 	       mounted);
@@ -139,8 +138,8 @@ char *tlk_vol_metrics(void)
 	       "count.",
 	       audit_readable);
 	family(&m, rows, n, "taglockfs_plugin_volume_mount_ids",
-	       TLK_METRIC_GAUGE,
-	       "Containers (mount IDs) using the volume.", mount_ids);
+	       TLK_METRIC_GAUGE, "Containers (mount IDs) using the volume.",
+	       mount_ids);
 	for (i = 0; i < n; i++)
 		tlk_vol_unref(rows[i].v);
 	free(rows);

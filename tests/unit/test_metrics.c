@@ -35,7 +35,8 @@ static const struct sample_row sample_rows[] = {
     {"all\\\"\n", 5, "m_total{k=\"all\\\\\\\"\\n\"} 5\n"},
     {"", 0, "m_total{k=\"\"} 0\n"},
     {"utf-8 é", 0.5, "m_total{k=\"utf-8 é\"} 0.5\n"},
-    {"big", 18446744073709551616.0, "m_total{k=\"big\"} 1.8446744073709552e+19\n"},
+    {"big", 18446744073709551616.0,
+     "m_total{k=\"big\"} 1.8446744073709552e+19\n"},
     {"third", 1.0 / 3, "m_total{k=\"third\"} 0.33333333333333331\n"},
     {"inf", INFINITY, "m_total{k=\"inf\"} +Inf\n"},
     {"-inf", -INFINITY, "m_total{k=\"-inf\"} -Inf\n"},
@@ -109,21 +110,21 @@ static void test_histogram_cumulative(void **state)
 	tlk_mtext_histogram(&m, &l, 1, bounds, 3, counts, 12.25);
 	tlk_mtext_histogram(&m, NULL, 0, bounds, 3, counts, 0);
 	assert_int_equal(tlk_mtext_finish(&m, &text, &len), 0);
-	assert_string_equal(
-	    text, "# HELP lat_seconds latency\n"
-		  "# TYPE lat_seconds histogram\n"
-		  "lat_seconds_bucket{op=\"read\",le=\"0.001\"} 2\n"
-		  "lat_seconds_bucket{op=\"read\",le=\"0.01\"} 2\n"
-		  "lat_seconds_bucket{op=\"read\",le=\"0.5\"} 5\n"
-		  "lat_seconds_bucket{op=\"read\",le=\"+Inf\"} 9\n"
-		  "lat_seconds_sum{op=\"read\"} 12.25\n"
-		  "lat_seconds_count{op=\"read\"} 9\n"
-		  "lat_seconds_bucket{le=\"0.001\"} 2\n"
-		  "lat_seconds_bucket{le=\"0.01\"} 2\n"
-		  "lat_seconds_bucket{le=\"0.5\"} 5\n"
-		  "lat_seconds_bucket{le=\"+Inf\"} 9\n"
-		  "lat_seconds_sum 0\n"
-		  "lat_seconds_count 9\n");
+	assert_string_equal(text,
+			    "# HELP lat_seconds latency\n"
+			    "# TYPE lat_seconds histogram\n"
+			    "lat_seconds_bucket{op=\"read\",le=\"0.001\"} 2\n"
+			    "lat_seconds_bucket{op=\"read\",le=\"0.01\"} 2\n"
+			    "lat_seconds_bucket{op=\"read\",le=\"0.5\"} 5\n"
+			    "lat_seconds_bucket{op=\"read\",le=\"+Inf\"} 9\n"
+			    "lat_seconds_sum{op=\"read\"} 12.25\n"
+			    "lat_seconds_count{op=\"read\"} 9\n"
+			    "lat_seconds_bucket{le=\"0.001\"} 2\n"
+			    "lat_seconds_bucket{le=\"0.01\"} 2\n"
+			    "lat_seconds_bucket{le=\"0.5\"} 5\n"
+			    "lat_seconds_bucket{le=\"+Inf\"} 9\n"
+			    "lat_seconds_sum 0\n"
+			    "lat_seconds_count 9\n");
 	free(text);
 }
 
@@ -161,8 +162,7 @@ static size_t count_of(const char *text, const char *needle)
 
 static void test_help_type_once(void **state)
 {
-	struct tlk_label a = {"reason", "overwrite"},
-			 b = {"reason", "remove"};
+	struct tlk_label a = {"reason", "overwrite"}, b = {"reason", "remove"};
 	struct tlk_mtext m;
 	char *text;
 	size_t len;
@@ -208,14 +208,13 @@ static const struct error_row error_rows[] = {
      -EINVAL},
     {"name starting with a digit", "f", TLK_METRIC_GAUGE, FAMILY, "1a", NULL,
      NULL, 0, -EINVAL},
-    {"empty name", "f", TLK_METRIC_GAUGE, FAMILY, "", NULL, NULL, 0,
-     -EINVAL},
+    {"empty name", "f", TLK_METRIC_GAUGE, FAMILY, "", NULL, NULL, 0, -EINVAL},
     {"sample before any family", NULL, TLK_METRIC_GAUGE, SAMPLE, NULL, "k",
      NULL, 0, -EINVAL},
     {"label name with a colon", "f", TLK_METRIC_GAUGE, SAMPLE, NULL, "a:b",
      NULL, 0, -EINVAL},
-    {"reserved label name", "f", TLK_METRIC_GAUGE, SAMPLE, NULL, "__x", NULL,
-     0, -EINVAL},
+    {"reserved label name", "f", TLK_METRIC_GAUGE, SAMPLE, NULL, "__x", NULL, 0,
+     -EINVAL},
     {"label given twice", "f", TLK_METRIC_GAUGE, SAMPLE, NULL, "k", "k", 0,
      -EINVAL},
     {"plain sample of a histogram", "h", TLK_METRIC_HISTOGRAM, SAMPLE, NULL,
@@ -226,8 +225,8 @@ static const struct error_row error_rows[] = {
      "le", NULL, 0, -EINVAL},
     {"bounds not increasing", "h", TLK_METRIC_HISTOGRAM, HISTOGRAM, NULL, "k",
      NULL, 1, -EINVAL},
-    {"colon allowed in a metric name", "f", TLK_METRIC_GAUGE, FAMILY,
-     "a:b_c", NULL, NULL, 0, 0},
+    {"colon allowed in a metric name", "f", TLK_METRIC_GAUGE, FAMILY, "a:b_c",
+     NULL, NULL, 0, 0},
 };
 
 static void run_error_row(const struct error_row *r)
