@@ -110,6 +110,8 @@ void tlk_metrics_policy_failed(bool counted)
 
 void tlk_metrics_trim(size_t entries)
 {
+	if (entries == 0)
+		return; /* everything it found is in use: nothing was asked */
 	BUMP(mx.trims, 1);
 	BUMP(mx.trimmed, entries);
 }
