@@ -273,6 +273,16 @@ def test_unix_socket_endpoint(tlk):
     assert not os.path.exists(sock), 'socket left behind at exit'
 
 
+def test_ipv6_loopback_endpoint(tlk):
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.bind(('::1', 0))
+        port = s.getsockname()[1]
+    m = tlk.mount(policy=POLICY, options=['metrics=[::1]:%d' % port])
+    s = scrape_tcp('[::1]:%d' % port)
+    assert s.get('taglockfs_policy_entries') == 1
+    assert m.alive()
+
+
 @pytest.mark.parametrize('addr', ['0.0.0.0:9100', '192.0.2.1:9100',
                                   '[::]:9100', 'localhost:9100',
                                   '127.0.0.1:0', '127.0.0.1:x', 'relative'])
@@ -286,6 +296,9 @@ def test_non_loopback_or_bad_address_refused(tlk, addr):
     assert 'metrics=%s' % addr in err, err
     if addr in ('0.0.0.0:9100', '192.0.2.1:9100', '[::]:9100'):
         assert 'not a loopback address' in err, err
+    else:
+        assert 'expected 127.0.0.1:PORT, [::1]:PORT or an absolute unix ' \
+            'socket path' in err, err
     assert not any(str(mnt) in ln for ln in open('/proc/self/mountinfo'))
 
 
