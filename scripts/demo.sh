@@ -6,7 +6,8 @@
 # about manifest pushes (contrib/nginx/), and the product page's
 # Verification replayed with real pushes through nginx (skopeo, locally
 # generated OCI images, no network needed). Step 2 also pushes to the
-# registry's own port, to show the filesystem refusing underneath.
+# registry's own port, to show the filesystem refusing underneath. At the
+# end, what the daemon's metrics endpoint (-o metrics=) shows of it all.
 #
 # Usage: scripts/demo.sh            (as root on Debian 12)
 # Installs missing packages (scripts/deps.sh demo), builds what
@@ -129,9 +130,10 @@ sed 's/^/      /' "$POLICY"
 "$TLK" --check-policy "$POLICY" | sed 's/^/   /' || die "the sample policy does not validate"
 
 GATE=$WORK/gate.sock
-info "mounting taglockfs in place over $STORE, with its gate on $GATE"
-cmdline "$TLK -f -o policy=$POLICY,gate=$GATE $STORE &"
-"$TLK" -f -o "policy=$POLICY,gate=$GATE" "$STORE" </dev/null >"$WORK/taglockfs.log" 2>&1 &
+METRICS=127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+info "mounting taglockfs in place over $STORE, with its gate on $GATE and metrics on $METRICS"
+cmdline "$TLK -f -o policy=$POLICY,gate=$GATE,metrics=$METRICS $STORE &"
+"$TLK" -f -o "policy=$POLICY,gate=$GATE,metrics=$METRICS" "$STORE" </dev/null >"$WORK/taglockfs.log" 2>&1 &
 DAEMON_PID=$!
 for _ in $(seq 100); do
 	mountpoint -q "$STORE" && break
@@ -326,6 +328,12 @@ push B v1
 reload=$(tail -c +"$((mark + 1))" "$WORK/taglockfs.log" | grep -F 'loaded' | tail -n 1 || true)
 [ -z "$reload" ] || info "taglockfs log: $reload"
 show_link v1; record v1 ok B
+
+heading "Metrics: what an operator's Prometheus scrapes"
+cmdline "curl -s http://$METRICS/metrics | grep -E '...'"
+curl -fsS "http://$METRICS/metrics" |
+	grep -E '^taglockfs_(refusals_total|decisions_total|policy_reloads_total|policy_info|policy_entries|inodes_cached|open_fds|fd_limit|gate_verdicts_total)' |
+	awk '!/_total\{/ || $2 != 0 { print "   " $0 }' || info "metrics not answering on $METRICS"
 
 # ------------------------------------------------------------ summary
 heading "Summary"

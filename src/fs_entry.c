@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "metrics.h"
 #include "taglockfs/log.h"
 
 /* docs/design.md, "What the kernel may cache". */
@@ -137,8 +138,10 @@ int tlk_make_entry(fuse_req_t req, struct tlk_inode *parent, const char *name,
 	memset(e, 0, sizeof(*e));
 	fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		if (errno == EMFILE || errno == ENFILE)
+		if (errno == EMFILE || errno == ENFILE) {
+			tlk_metrics_emfile();
 			warn_out_of_fds(fs, errno);
+		}
 		return -errno;
 	}
 	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) <

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "metrics.h"
 #include "taglockfs/gate.h"
 #include "taglockfs/http_server.h"
 #include "taglockfs/log.h"
@@ -131,11 +132,22 @@ static char *handle(void *ctx, const struct tlk_http_request *req,
 	return tlk_gate_denial_json(&target, &v);
 }
 
+/* Every answer counted for the metrics (403 denied, else sent on). */
+static char *counted_handle(void *ctx, const struct tlk_http_request *req,
+			    const struct tlk_http_peer *peer, int *status)
+{
+	char *body = handle(ctx, req, peer, status);
+
+	tlk_metrics_gate(*status == TLK_GATE_DENIED);
+	return body;
+}
+
 /* Whatever the gate cannot read it sends on: the filesystem decides. */
 static char *refuse(void *ctx, int *status, const char *why)
 {
 	tlk_info("gate: %s; sent on", why);
 	*status = TLK_GATE_SEND_ON;
+	tlk_metrics_gate(false);
 	return NULL;
 }
 
@@ -228,7 +240,7 @@ int tlk_gate_start(void)
 	    .limits = {.body_max = GATE_BODY_MAX,
 		       .deadline_ms = GATE_DEADLINE_MS},
 	    .conn_max = GATE_CONN_MAX,
-	    .handle = handle,
+	    .handle = counted_handle,
 	    .refuse = refuse,
 	    .ctx = gate.fs,
 	};

@@ -83,8 +83,33 @@ fail:
 	return ret;
 }
 
-static void reply(struct tlk_http_server *srv, int fd, int status,
-		  const char *body)
+int tlk_http_listen_tcp(const struct sockaddr *addr, socklen_t addr_len,
+			const char **why)
+{
+	int fd, ret, one = 1;
+
+	*why = "socket";
+	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	*why = "setsockopt";
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		goto fail;
+	*why = "bind";
+	if (bind(fd, addr, addr_len) < 0)
+		goto fail;
+	*why = "listen";
+	if (listen(fd, 128) < 0)
+		goto fail;
+	return fd;
+fail:
+	ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static void reply_as(struct tlk_http_server *srv, int fd, int status,
+		     const char *body, const char *content_type)
 {
 	int ret;
 
@@ -92,11 +117,17 @@ static void reply(struct tlk_http_server *srv, int fd, int status,
 		status = 500;
 		body = oom_body;
 	}
-	ret = tlk_http_reply(fd, status, srv->content_type, srv->extra, body,
+	ret = tlk_http_reply(fd, status, content_type, srv->extra, body,
 			     strlen(body), REPLY_DEADLINE_MS);
 	if (ret < 0)
 		tlk_debug("%s: reply %d not delivered: %s", srv->name, status,
 			  strerror(-ret));
+}
+
+static void reply(struct tlk_http_server *srv, int fd, int status,
+		  const char *body)
+{
+	reply_as(srv, fd, status, body, srv->content_type);
 }
 
 /* Answer a request the server turns away itself. */
@@ -116,6 +147,7 @@ static void serve_one(struct tlk_http_server *srv, int fd)
 	struct tlk_http_request req;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	const char *ctype;
 	int status, ret;
 	char *body;
 
@@ -136,7 +168,9 @@ static void serve_one(struct tlk_http_server *srv, int fd)
 		return;
 	}
 	body = srv->handle(srv->ctx, &req, &peer, &status);
-	reply(srv, fd, status, body);
+	ctype = srv->content_type_of ? srv->content_type_of(srv->ctx, &req)
+				     : NULL;
+	reply_as(srv, fd, status, body, ctype ? ctype : srv->content_type);
 	free(body);
 	tlk_http_request_free(&req);
 }

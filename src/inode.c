@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "metrics.h"
 #include "taglockfs/log.h"
 
 #define TLK_INODE_BUCKETS (1u << 16)
@@ -826,6 +827,7 @@ void tlk_inodes_trim(struct tlk_inode_table *t, struct fuse_session *se,
 	n = collect(t, root, list, want, false);
 	if (n < want)
 		n += collect(t, root, list + n, want - n, true);
+	tlk_metrics_trim(n);
 	for (k = 0; k < n; k++) {
 		fuse_ino_t parent =
 		    parent_id(t, root, list[k].parent_dev, list[k].parent_ino);

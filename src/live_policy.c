@@ -20,6 +20,8 @@
 #include "taglockfs/live_policy.h"
 #include "taglockfs/log.h"
 
+#include "metrics.h"
+
 /* A loaded policy and the number of its holders (the live holder counts). */
 struct policy_ref {
 	struct tlk_policy *policy;
@@ -118,6 +120,7 @@ static void settle(struct tlk_live_policy *lp, unsigned long ticket,
 		r->stale = true;
 	} else if (!ref) {
 		lp->settled = ticket;
+		tlk_metrics_policy_failed(!file_id_equal(id, &lp->rejected));
 		lp->rejected = *id;
 		r->log_fault = !same_fault(err, &lp->shown);
 		lp->shown = *err;
@@ -128,6 +131,10 @@ static void settle(struct tlk_live_policy *lp, unsigned long ticket,
 		lp->current = ref;
 		lp->loaded = *id;
 		r->recovered = lp->shown.fault != TLK_POLICY_OK;
+		/* a reload: another version than the first one (no `old`) */
+		tlk_metrics_policy_loaded(ref->policy, r->old &&
+							   (r->changed ||
+							    r->recovered));
 		memset(&lp->shown, 0, sizeof(lp->shown));
 		/* the same fault coming back is a change again */
 		memset(&lp->rejected, 0, sizeof(lp->rejected));

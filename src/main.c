@@ -17,6 +17,7 @@
 #include "fs.h"
 #include "lifecycle.h"
 #include "mountpoint.h"
+#include "metrics.h"
 #include "options.h"
 #include "taglockfs/log.h"
 
@@ -191,6 +192,10 @@ static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 	}
 	if (o->gate && tlk_gate_open(fs, o->gate, o->gate_group) < 0)
 		return -1;
+	if ((o->metrics || o->metrics_file) &&
+	    tlk_metrics_open(fs, o->metrics, o->metrics_file,
+			     o->metrics_interval, o->gate != NULL) < 0)
+		return -1;
 	return 0;
 }
 
@@ -198,6 +203,7 @@ static void teardown_fs(struct tlk_fs *fs)
 {
 	tlk_gate_stop();
 	tlk_files_drop_all();
+	tlk_metrics_stop();
 	if (fs->audit)
 		tlk_audit_close(fs->audit);
 	tlk_live_policy_close(fs->policy);
@@ -270,6 +276,8 @@ static int serve_mounted(struct tlk_fs *fs, struct fuse_session *se,
 		tlk_err("gate not running: %s", strerror(-ret));
 	else if (o->gate)
 		tlk_notice("gate: answering manifest PUTs on %s", o->gate);
+	if ((ret = tlk_metrics_start()) < 0)
+		tlk_err("metrics not exported: %s", strerror(-ret));
 	tlk_notice("serving %s on %s", o->backing, o->mountpoint);
 	/* Requests wait in the kernel until the loop reads them: from here
 	 * on, the mount point reaches only us. */
@@ -280,6 +288,7 @@ static int serve_mounted(struct tlk_fs *fs, struct fuse_session *se,
 	ret = run_loop(se, o);
 	tlk_notify("STOPPING=1");
 	tlk_gate_stop();
+	tlk_metrics_stop();
 	tlk_trimmer_stop();
 	return ret;
 }

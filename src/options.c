@@ -33,6 +33,10 @@ static const struct fuse_opt specs[] = {
     {"gate_group=%s", offsetof(struct tlk_options, gate_group), 0},
     {"stop_timeout=%lf", offsetof(struct tlk_options, stop_timeout), 0},
     {"guard_mountpoint", offsetof(struct tlk_options, guard_mountpoint), 1},
+    {"metrics=%s", offsetof(struct tlk_options, metrics), 0},
+    {"metrics_file=%s", offsetof(struct tlk_options, metrics_file), 0},
+    {"metrics_interval=%lf", offsetof(struct tlk_options, metrics_interval),
+     0},
     {"--check-policy %s", offsetof(struct tlk_options, check_policy), 0},
     {"--check-policy=%s", offsetof(struct tlk_options, check_policy), 0},
     {"--verify-audit %s", offsetof(struct tlk_options, verify_audit), 0},
@@ -122,6 +126,7 @@ int tlk_options_parse(int argc, char *argv[], struct tlk_options *o)
 	o->timeout = 1.0;
 	o->cache_timeout = 60.0;
 	o->stop_timeout = 10.0;
+	o->metrics_interval = 5.0;
 	if (fuse_opt_parse(&args, o, specs, on_key) < 0) {
 		fuse_opt_free_args(&args);
 		return -1;
@@ -180,6 +185,8 @@ void tlk_options_free(struct tlk_options *o)
 	free(o->verify_blobs);
 	free(o->gate);
 	free(o->gate_group);
+	free(o->metrics);
+	free(o->metrics_file);
 	fuse_opt_free_args(&o->fuse_args);
 }
 
@@ -219,6 +226,13 @@ void tlk_options_usage(const char *prog)
 	    "requests in progress, then detach (default 10)\n"
 	    "    -o guard_mountpoint  make the empty MOUNTPOINT immutable, so "
 	    "nothing is written there while unmounted\n"
+    "    -o metrics=ADDR      Prometheus metrics at GET /metrics on "
+	    "127.0.0.1:PORT,\n"
+	    "                         [::1]:PORT or a unix socket path\n"
+	    "    -o metrics_file=PATH the same text, rewritten atomically "
+	    "every metrics_interval\n"
+	    "                         seconds (default 5), for node_exporter's "
+	    "textfile collector\n"
 	    "    -f                   stay in the foreground, log to stderr\n"
 	    "    -d                   debug output (implies -f)\n"
 	    "    -s                   single-threaded\n",

@@ -40,6 +40,9 @@ struct tlk_options {
 	char *verify_blobs;	    /* verify_blobs=small|all */
 	char *gate;		    /* gate=SOCKET: nginx's verdict endpoint */
 	char *gate_group;	    /* gate_group=GROUP: who may connect */
+	char *metrics;		    /* metrics=ADDR: GET /metrics */
+	char *metrics_file;	    /* metrics_file=PATH: the same, a file */
+	double metrics_interval;    /* metrics_interval=SECONDS */
 	bool verify_all_blobs;	    /* verify_blobs=all */
 	double stop_timeout;	    /* stop_timeout=SECONDS (default 10) */
 	int guard_mountpoint;	    /* guard_mountpoint: chattr +i MOUNTPOINT */

@@ -25,6 +25,7 @@
  * `*` entries match without looking at the name.
  */
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -73,6 +74,7 @@ struct tlk_policy {
 	struct glob_list def_imm, def_mut;
 	bool has_def_imm, has_def_mut;
 	bool def_protect_delete;
+	char hash[17]; /* tlk_policy_hash: of the bytes parsed */
 };
 
 /* One parse in progress. `ev` is the current event while have_ev. */
@@ -840,6 +842,20 @@ static int run_parser(struct parser *c)
 	return rc;
 }
 
+static void hash_bytes(const char *buf, size_t len, char out[17])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0, i;
+
+	if (EVP_Digest(buf, len, md, &md_len, EVP_sha256(), NULL) != 1 ||
+	    md_len < 8) {
+		snprintf(out, 17, "unknown");
+		return;
+	}
+	for (i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
 int tlk_policy_load_buffer(const char *buf, size_t len, struct tlk_policy **out,
 			   struct tlk_policy_error *err)
 {
@@ -878,6 +894,7 @@ int tlk_policy_load_buffer(const char *buf, size_t len, struct tlk_policy **out,
 		tlk_policy_free(c.pol);
 		return rc;
 	}
+	hash_bytes(c.buf, len, c.pol->hash);
 	*out = c.pol;
 	return 0;
 }
@@ -944,6 +961,11 @@ bool tlk_policy_protect_delete(const struct tlk_policy *policy,
 size_t tlk_policy_entry_count(const struct tlk_policy *policy)
 {
 	return policy ? policy->count : 0;
+}
+
+const char *tlk_policy_hash(const struct tlk_policy *policy)
+{
+	return policy ? policy->hash : "none";
 }
 
 size_t tlk_policy_immutable_count(const struct tlk_policy *policy)

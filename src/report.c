@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "metrics.h"
 #include "taglockfs/log.h"
 
 static void comm_of(pid_t pid, char *buf, size_t len)
@@ -76,6 +77,7 @@ void tlk_report(struct tlk_fs *fs, pid_t pid, const struct tlk_facts *f,
 
 	if (!tlk_verdict_reported(f, v))
 		return;
+	tlk_metrics_decision(f->op, v);
 	before_after(f, &before, &after);
 	comm_of(pid, comm, sizeof(comm));
 	if (refused) {

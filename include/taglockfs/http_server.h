@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * http_server.h - the accept loop of the project's one HTTP server (the
- * plugin's API, the daemon's gate): a unix socket, one detached thread per
+ * plugin's API, the daemon's gate): a unix socket (or a loopback TCP
+ * socket: the daemon's metrics), one detached thread per
  * connection, one request per connection (http.h reads and replies).
  *
  * Over `conn_max` connections at once, the next one is answered by the
@@ -18,6 +19,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "taglockfs/http.h"
@@ -39,6 +41,10 @@ struct tlk_http_server {
 	 * NULL means out of memory (answered 500). */
 	char *(*handle)(void *ctx, const struct tlk_http_request *req,
 			const struct tlk_http_peer *peer, int *status);
+	/* The Content-Type of the answer to `req` when it is not
+	 * `content_type` (optional; NULL: content_type). */
+	const char *(*content_type_of)(void *ctx,
+				       const struct tlk_http_request *req);
 	/* The answer for a request the server itself turns away (malformed,
 	 * too large, late, busy): may change *status; a malloc'd body or
 	 * NULL for none. */
@@ -57,6 +63,11 @@ struct tlk_http_server {
  * Returns the listening fd or -errno; `why` names the step that failed. */
 int tlk_http_listen_unix(const char *path, mode_t mode, gid_t gid,
 			 const char **why);
+
+/* Listen on the TCP address `addr` (SO_REUSEADDR). Returns the listening
+ * fd or -errno; `why` names the step that failed. */
+int tlk_http_listen_tcp(const struct sockaddr *addr, socklen_t addr_len,
+			const char **why);
 
 /* Serve until `stop_fd` is readable, then drain (see above). The listening
  * fd is closed on return. */

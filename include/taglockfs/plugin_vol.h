@@ -83,6 +83,11 @@ int tlk_vol_describe(const char *name, json_t **out, struct tlk_perr *err);
 /* [{"Name","Mountpoint"}, ...] of every ready volume; new reference. */
 int tlk_vol_list(json_t **out);
 
+/* Prometheus text (metrics.h) of every ready volume: up, mounted,
+ * restarts, refusals (from its audit log, read outside every table lock,
+ * as Get does). malloc'd; NULL when memory ran out. */
+char *tlk_vol_metrics(void);
+
 /* Start the background thread that first recovers every volume and then
  * re-checks them every `interval_ms` (0: recovery only), each volume in a
  * thread of its own: a check finds a hung mount (reported, left alone), a

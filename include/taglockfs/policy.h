@@ -90,6 +90,10 @@ bool tlk_policy_protect_delete(const struct tlk_policy *policy,
 size_t tlk_policy_entry_count(const struct tlk_policy *policy);
 size_t tlk_policy_immutable_count(const struct tlk_policy *policy);
 
+/* The first 16 hex digits of the SHA-256 of the bytes this policy was
+ * parsed from (the metrics' policy_info): which version is in force. */
+const char *tlk_policy_hash(const struct tlk_policy *policy);
+
 /* Glob matching, exported for tests.
  * Repository globs: `*` matches within one path component, `**` matches
  * across components (including none), `?` one character but not '/'.

@@ -6,7 +6,8 @@
  * an error is a negative return with a sentence in `err`, which becomes
  * HTTP 500 `{"Err": sentence}`. Bodies are optional only where the
  * protocol has no arguments (Activate, List, Capabilities): Docker sends
- * `null` or nothing there.
+ * `null` or nothing there. `GET /metrics` answers Prometheus text
+ * (tlk_vol_metrics) for the operator, not for the engine.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -259,6 +260,11 @@ char *tlk_api_handle(const struct tlk_http_request *req, int *status)
 	json_t *resp = NULL;
 	char *text;
 
+	if (strcmp(req->target, "/metrics") == 0) {
+		*status = strcmp(req->method, "GET") == 0 ? 200 : 405;
+		return *status == 200 ? tlk_vol_metrics()
+				      : error_body("/metrics takes GET");
+	}
 	if (r == NULL) {
 		*status = 404;
 		tlk_perr_set(&err, -ENOENT, "unknown endpoint %s", req->target);

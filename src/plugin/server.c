@@ -27,6 +27,7 @@
 #include "taglockfs/plugin_api.h"
 #include "taglockfs/plugin_fs.h"
 #include "taglockfs/http_server.h"
+#include "taglockfs/metrics.h"
 #include "taglockfs/plugin_server.h"
 
 static const char content_type[] = "application/vnd.docker.plugins.v1+json";
@@ -87,6 +88,17 @@ static char *refuse(void *ctx, int *status, const char *why)
 	return error_body(msg);
 }
 
+/* Prometheus text for GET /metrics, JSON for everything else. */
+static const char *content_type_of(void *ctx,
+				   const struct tlk_http_request *req)
+{
+	(void)ctx;
+	return strcmp(req->method, "GET") == 0 &&
+			   strcmp(req->target, "/metrics") == 0
+		   ? TLK_METRICS_CONTENT_TYPE
+		   : NULL;
+}
+
 static char *handle(void *ctx, const struct tlk_http_request *req,
 		    const struct tlk_http_peer *peer, int *status)
 {
@@ -102,6 +114,7 @@ int tlk_server_run(int listen_fd, int signal_fd, unsigned drain_s)
 		       .deadline_ms = TLK_SERVER_IO_TIMEOUT_S * 1000},
 	    .conn_max = TLK_SERVER_CONN_MAX,
 	    .handle = handle,
+	    .content_type_of = content_type_of,
 	    .refuse = refuse,
 	};
 	struct signalfd_siginfo si;

@@ -45,6 +45,8 @@ struct vol {
 	enum vol_health health; /* set by create, mount and the checks */
 	char health_why[512];	/* for HUNG and DOWN: what was found */
 	bool checking;		/* a health check of it is running */
+	unsigned long restarts; /* taglockfs started again for it (not by
+				   Create) since the plugin started */
 	json_t *ids;		/* array of mount IDs (strings) */
 
 	pthread_mutex_t op_lock;  /* serialises create/mount/remove/remount */

@@ -244,6 +244,11 @@ static int ensure_mounted(struct vol *v, bool fresh, struct tlk_perr *err)
 	ret = start_mount(v, err);
 	if (ret < 0)
 		return down(v, ret, err);
+	if (!fresh) {
+		pthread_mutex_lock(&tlk_vol_tab_lock);
+		v->restarts++;
+		pthread_mutex_unlock(&tlk_vol_tab_lock);
+	}
 	set_health(v, VOL_HEALTHY, NULL);
 	return 0;
 }

@@ -1159,9 +1159,33 @@ static void test_null_policy_queries(void **state)
 	tlk_policy_free(NULL);
 }
 
+/* The metrics' policy_info names the version in force: the first 16 hex
+ * of the SHA-256 of the bytes parsed (values from Python's hashlib). */
+static void test_policy_hash(void **state)
+{
+	static const struct {
+		const char *yaml, *hash;
+	} rows[] = {
+	    {"version: 1\nrepositories:\n  - name: a\n    immutable: true\n",
+	     "4b94c5707270093b"},
+	    {"version: 1\nrepositories:\n  - name: a\n    immutable: false\n",
+	     "e0e5c53c7dcaebcc"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct tlk_policy *pol = load_ok(rows[i].yaml);
+
+		assert_string_equal(tlk_policy_hash(pol), rows[i].hash);
+		tlk_policy_free(pol);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_policy_hash),
 	    cmocka_unit_test(test_tag_glob_table),
 	    cmocka_unit_test(test_repo_glob_table),
 	    cmocka_unit_test(test_repo_glob_validation),
