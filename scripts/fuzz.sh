@@ -47,7 +47,7 @@ esac
 declare -A sources=(
 	[manifest]="src/manifest.c src/layout.c"
 	[policy]="src/policy.c src/glob.c"
-	[audit]="src/audit.c"
+	[audit]="src/audit.c src/log.c"
 	[link]="src/digest.c"
 	[http]="src/http.c src/gate.c src/layout.c src/decide.c src/digest.c src/policy.c src/glob.c"
 	[guard]="src/shadow.c src/decide.c src/layout.c src/digest.c"
@@ -55,7 +55,7 @@ declare -A sources=(
 )
 declare -A modules=(
 	[manifest]="jansson"
-	[policy]="yaml-0.1"
+	[policy]="yaml-0.1 libcrypto"
 	[audit]="jansson libcrypto"
 	[link]=""
 	[http]="jansson libcrypto yaml-0.1"
