@@ -341,6 +341,18 @@ static void create_inspected(fuse_req_t req, struct tlk_inode *dir,
 	reply_create(req, &e, fi);
 }
 
+/* Remove `name` from `dirfd` if it is still the file open as `fd`. */
+static void unlink_own(int dirfd, const char *name, int fd)
+{
+	struct stat mine, there;
+
+	if (fstat(fd, &mine) == 0 &&
+	    fstatat(dirfd, name, &there, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    mine.st_dev == there.st_dev && mine.st_ino == there.st_ino &&
+	    unlinkat(dirfd, name, 0) < 0)
+		tlk_warn("cannot remove %s after a failed create: %m", name);
+}
+
 void tlk_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		   mode_t mode, struct fuse_file_info *fi)
 {
@@ -349,6 +361,7 @@ void tlk_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fuse_entry_param e;
 	struct tlk_node node;
 	struct tlk_file *f;
+	bool created = true;
 	int fd, ret;
 
 	ret =
@@ -361,22 +374,33 @@ void tlk_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	/* Never through a symlink that appeared since the kernel's lookup. */
-	fd = openat(dir->fd, name, fi->flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-		    mode);
+	/* Never through a symlink that appeared since the kernel's lookup;
+	 * O_EXCL first, so we know whether this request made the file. */
+	fd = openat(dir->fd, name,
+		    fi->flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0 && errno == EEXIST && !(fi->flags & O_EXCL)) {
+		created = false;
+		fd = openat(dir->fd, name,
+			    (fi->flags & ~O_CREAT) | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (fd < 0) {
 		ret = errno == ENOENT ? ask_again(req, dir, name, -ENOENT)
 				      : -errno;
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	tlk_chown_new(req, dir->fd, name);
+	if (created)
+		tlk_chown_new(req, dir->fd, name);
 	ret = tlk_make_entry(req, dir, name, &e);
 	f = ret == 0 ? file_new((struct tlk_inode *)(uintptr_t)e.ino, fd, NULL)
 		     : NULL;
 	if (!f) {
 		if (ret == 0)
 			tlk_entry_undo(req, &e);
+		/* A refused create changes nothing (rule 5): the file it made
+		 * goes, if the name still holds it. */
+		if (created)
+			unlink_own(dir->fd, name, fd);
 		close(fd);
 		fuse_reply_err(req, ret < 0 ? -ret : ENOMEM);
 		return;

@@ -14,6 +14,7 @@ gives no client an error.
 import errno
 import os
 import resource
+import time
 
 from tlkutil import digest, expect_errno, read, tag_link, write_link
 
@@ -180,3 +181,48 @@ def test_backing_without_file_handles_holds_descriptors(tlk):
     expect_errno(errno.EPERM, write_link, link, digest('other'), '28')
     expect_errno(errno.EPERM, write_link, link, digest('other'), '31')
     assert read(tag_link(inner.broot, 'locked/app', 'f7')) == d.encode()
+
+
+def test_create_refused_for_want_of_descriptors_leaves_nothing(tlk):
+    """Found by the second red-team round: a daemon out of descriptors
+    refused a create with EMFILE after the file was made in the backing,
+    and the file stayed (a refused operation must change nothing). The
+    client holds files open through the mount (each costs the daemon one
+    descriptor) until only k are left, for k = 0..5, and creates a 3.1
+    temporary file in a protected tag's current/ directory each time."""
+    wrapper = tlk.base / 'taglockfs-64'
+    wrapper.write_text('#!/bin/sh\nexec prlimit --nofile=64:64 -- %s "$@"\n'
+                       % tlk.bin)
+    wrapper.chmod(0o755)
+    tlk.bin = str(wrapper)
+    m = tlk.mount()
+    os.makedirs(m.root / 'repositories')
+    filler = m.root / 'filler'
+    filler.write_text('x')
+    refused = 0
+    for k in range(6):
+        cur = tag_link(m.root, 'test/example', 'd%d' % k).parent
+        os.makedirs(cur)
+        time.sleep(0.3)
+        held = []
+        try:
+            try:
+                for _ in range(64 - len(os.listdir('/proc/%d/fd' %
+                                                   m.proc.pid)) - k):
+                    held.append(os.open(filler, os.O_RDONLY))
+            except OSError:
+                pass
+            tmp = cur / 'link.1234.tmp'
+            try:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                                 0o644))
+            except OSError as e:
+                assert e.errno in (errno.EMFILE, errno.ENFILE), e
+                refused += 1
+                left = os.listdir(tag_link(m.broot, 'test/example',
+                                           'd%d' % k).parent)
+                assert left == [], 'refused create left %s' % left
+        finally:
+            for fd in held:
+                os.close(fd)
+    assert refused >= 1, 'the daemon never ran out of descriptors'
