@@ -33,19 +33,8 @@ done
 
 # shellcheck source=lib/fastbuild.sh
 source scripts/lib/fastbuild.sh
-if [ -z "$build" ] || [ ! -x "$build/taglockfs" ] ||
-	[ ! -x "$build/src/plugin/taglockfs-plugin" ]; then
-	tlk_build_setup "$build"
-	meson compile -C "$TLK_BUILD" taglockfs taglockfs-plugin >/dev/null 2>&1 || {
-		echo "plugin-build.sh: meson compile -C $TLK_BUILD taglockfs taglockfs-plugin failed" >&2
-		exit 1
-	}
-else
-	TLK_BUILD=$build
-	TLK_BUILD_WHY="-b $build, used as it is"
-fi
+tlk_build_daemon_and_plugin "$build" plugin-build.sh
 build=$TLK_BUILD
-tlk_build_line
 out=${out:-$build/managed-plugin}
 
 daemon=$build/taglockfs

@@ -42,20 +42,8 @@ fi
 
 # shellcheck source=lib/fastbuild.sh
 source scripts/lib/fastbuild.sh
-if [ -z "$build" ] || [ ! -x "$build/taglockfs" ] ||
-	[ ! -x "$build/src/plugin/taglockfs-plugin" ]; then
-	scripts/deps.sh build
-	tlk_build_setup "$build"
-	meson compile -C "$TLK_BUILD" taglockfs taglockfs-plugin >/dev/null 2>&1 || {
-		echo "plugin-install.sh: meson compile -C $TLK_BUILD taglockfs taglockfs-plugin failed" >&2
-		exit 1
-	}
-else
-	TLK_BUILD=$build
-	TLK_BUILD_WHY="-b $build, used as it is"
-fi
+tlk_build_daemon_and_plugin "$build" plugin-install.sh --deps
 build=$TLK_BUILD
-tlk_build_line
 daemon=$build/taglockfs
 plugin=$build/src/plugin/taglockfs-plugin
 # Fail closed: an installed daemon that loads libfuse from this checkout

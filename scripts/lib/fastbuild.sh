@@ -105,3 +105,25 @@ tlk_build_line() {
 	fi
 	echo "build: libfuse ${version:-?} ($where) + $path, in ${TLK_BUILD%/}/ ($TLK_BUILD_WHY)"
 }
+
+# tlk_build_daemon_and_plugin DIR CALLER [--deps]: the taglockfs and
+# taglockfs-plugin binaries the packaging scripts ship. DIR (may be empty)
+# is used as it is when it already holds both; otherwise a build is set up
+# (tlk_build_setup; with --deps, scripts/deps.sh build first) and both are
+# compiled. Sets TLK_BUILD and prints the build line; exits 1 on failure.
+tlk_build_daemon_and_plugin() {
+	local dir=$1 caller=$2 deps=${3:-}
+	if [ -z "$dir" ] || [ ! -x "$dir/taglockfs" ] ||
+		[ ! -x "$dir/src/plugin/taglockfs-plugin" ]; then
+		[ "$deps" != --deps ] || scripts/deps.sh build
+		tlk_build_setup "$dir"
+		meson compile -C "$TLK_BUILD" taglockfs taglockfs-plugin >/dev/null 2>&1 || {
+			echo "$caller: meson compile -C $TLK_BUILD taglockfs taglockfs-plugin failed" >&2
+			exit 1
+		}
+	else
+		TLK_BUILD=$dir
+		TLK_BUILD_WHY="-b $dir, used as it is"
+	fi
+	tlk_build_line
+}
