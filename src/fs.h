@@ -214,6 +214,9 @@ void tlk_inode_where(struct tlk_inode_table *t, struct tlk_inode *ino,
  * request. */
 void tlk_inodes_trim(struct tlk_inode_table *t, struct fuse_session *se,
 		     struct tlk_inode *root, size_t high, size_t low);
+/* Whether the inode is still an unnamed pending link file, whose link
+ * count changes when a verdict publishes it. */
+bool tlk_inode_is_pending(struct tlk_inode_table *t, struct tlk_inode *ino);
 /* The lock that guards an inode's passthrough fields. */
 pthread_mutex_t *tlk_inode_lock(struct tlk_inode_table *t,
 				struct tlk_inode *ino);
@@ -251,12 +254,16 @@ void tlk_entry_undo(fuse_req_t req, const struct fuse_entry_param *e);
 /* Reply with an entry; when the kernel did not take it, give the lookup
  * back (docs/design.md, "Lookup counts"). */
 void tlk_reply_entry(fuse_req_t req, const struct fuse_entry_param *e);
-/* How long the kernel may cache an entry and its attributes
- * (docs/design.md, "What the kernel may cache"): cache_timeout for what
- * the rules make immutable, 0 for tag links, timeout for the rest.
+/* How long the kernel may cache a name (tlk_cache_timeout) and an inode's
+ * attributes (tlk_attr_timeout) (docs/design.md, "What the kernel may
+ * cache"): cache_timeout for the tree's fixed directories, 0 for the names
+ * of link-sized files, timeout for the rest; attributes of a file never
+ * answer for another file, so files keep theirs for timeout.
  * tlk_entry_timeouts sets both in `e` (e->attr filled). */
 double tlk_cache_timeout(const struct tlk_fs *fs, const struct tlk_node *node,
 			 const struct stat *st);
+double tlk_attr_timeout(const struct tlk_fs *fs, const struct tlk_node *node,
+			const struct stat *st);
 void tlk_entry_timeouts(struct tlk_fs *fs, const struct tlk_node *node,
 			struct fuse_entry_param *e);
 /* Give a new node the caller's ownership (the daemon runs as root). */

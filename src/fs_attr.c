@@ -16,6 +16,7 @@
 
 void tlk_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct tlk_fs *fs = tlk_fs_of(req);
 	struct tlk_inode *inode = tlk_inode_of(req, ino);
 	struct tlk_node node;
 	struct stat st;
@@ -26,8 +27,15 @@ void tlk_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, errno);
 		return;
 	}
-	tlk_where_of(tlk_fs_of(req), inode, &node);
-	fuse_reply_attr(req, &st, tlk_cache_timeout(tlk_fs_of(req), &node, &st));
+	tlk_where_of(fs, inode, &node);
+	/* A pending link file gets its link count when a verdict publishes
+	 * it, and a sealed inode's descriptor was swapped for the published
+	 * link: their attributes change behind the kernel's back. */
+	fuse_reply_attr(req, &st,
+			atomic_load(&inode->sealed) ||
+				tlk_inode_is_pending(&fs->inodes, inode)
+			    ? 0.0
+			    : tlk_attr_timeout(fs, &node, &st));
 }
 
 static int set_size(fuse_req_t req, struct tlk_inode *inode, off_t size,

@@ -29,6 +29,11 @@ static bool fixed_dir(enum tlk_kind kind)
 	case TLK_REPO_DIR:
 	case TLK_MANIFESTS:
 	case TLK_TAGS:
+	case TLK_TAG_DIR:
+	case TLK_CURRENT:
+	case TLK_TAG_INDEX:
+	case TLK_TAG_INDEX_ALG:
+	case TLK_TAG_INDEX_DIG:
 	case TLK_REVISIONS:
 	case TLK_REV_ALG:
 	case TLK_REV_DIG:
@@ -76,11 +81,29 @@ double tlk_cache_timeout(const struct tlk_fs *fs, const struct tlk_node *node,
 	}
 }
 
+double tlk_attr_timeout(const struct tlk_fs *fs, const struct tlk_node *node,
+			const struct stat *st)
+{
+	/* A name is looked up again each time its entry expires, and the
+	 * reply carries the attributes of the inode it names now; cached
+	 * attributes describe one inode and never make a name answer for
+	 * another. So a link keeps its attributes for `timeout` while its
+	 * name keeps 0: an open after the lookup needs no GETATTR for the
+	 * permission check. Blob data is written once (rule 9): its size
+	 * never changes, so its attributes keep cache_timeout. */
+	if (S_ISDIR(st->st_mode))
+		return tlk_cache_timeout(fs, node, st);
+	if (tlk_layout_is_blob_data(node->kind) && S_ISREG(st->st_mode) &&
+	    st->st_size > TLK_LINK_LEN)
+		return fs->cache_timeout;
+	return fs->timeout;
+}
+
 void tlk_entry_timeouts(struct tlk_fs *fs, const struct tlk_node *node,
 			struct fuse_entry_param *e)
 {
 	e->entry_timeout = tlk_cache_timeout(fs, node, &e->attr);
-	e->attr_timeout = e->entry_timeout;
+	e->attr_timeout = tlk_attr_timeout(fs, node, &e->attr);
 }
 
 void tlk_new_owner(fuse_req_t req, int dirfd, uid_t *uid, gid_t *gid)

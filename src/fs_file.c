@@ -122,17 +122,21 @@ static void choose_io(fuse_req_t req, struct tlk_inode *inode,
 {
 	enum tlk_kind kind = node->kind;
 	bool writes = (fi->flags & O_ACCMODE) != O_RDONLY;
+	bool reader = !writes && !f->guard && !f->blob;
 
 	/* Links are read with direct I/O even where their bytes cannot
 	 * change: a writer's O_TRUNC open makes the kernel set the size to
 	 * 0 locally (ATOMIC_O_TRUNC) while the guarded view, not the file,
 	 * is emptied, and a reader of the page cache would see an empty
-	 * link (docs/design.md, "What the kernel may cache"). */
+	 * link. Nor are their readers passed through: once an inode has a
+	 * backing file the kernel refuses (EINVAL) every open of it that is
+	 * not passed through too, a guarded writer's included
+	 * (docs/design.md, "What the kernel may cache"). */
 	fi->direct_io =
 	    f->guard || f->blob || tlk_layout_is_inspected_file(kind);
 	fi->keep_cache = 0;
 	/* A reader has nothing to flush: no FLUSH request at its close. */
-	fi->noflush = !writes && !f->guard && !f->blob;
+	fi->noflush = reader;
 	if (!fi->direct_io && f->fd >= 0 && S_ISREG(inode->type))
 		f->passthrough = tlk_passthrough_attach(req, inode, f->fd, fi);
 	/* A writer in the tree keeps no pages in the kernel's cache: a file

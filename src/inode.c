@@ -431,6 +431,17 @@ struct tlk_inode *tlk_inode_get_pending(struct tlk_inode_table *t, int fd,
 	return inode_get(t, fd, st, true, parent, name, node);
 }
 
+bool tlk_inode_is_pending(struct tlk_inode_table *t, struct tlk_inode *ino)
+{
+	pthread_mutex_t *lock = tlk_inode_lock(t, ino);
+	bool pending;
+
+	pthread_mutex_lock(lock);
+	pending = ino->pending;
+	pthread_mutex_unlock(lock);
+	return pending;
+}
+
 void tlk_inode_forget(struct tlk_inode_table *t, struct tlk_inode *ino,
 		      uint64_t n)
 {

@@ -11,6 +11,7 @@ deleted or renamed link is gone at once; and a kernel entry moved by
 renames never answers for a protected tag.
 """
 import os
+import shutil
 import time
 
 import pytest
@@ -66,6 +67,29 @@ def test_replica_sees_the_overwrite_after_its_own_reload(tlk):
     push_tag(m.root, REPO, 'v1', B.decode())
     got, took = read_until(tag_link(r.root, REPO, 'v1'), B)
     assert got == B, 'replica still reads %s after %.2f s' % (got, took)
+
+
+def test_replica_sees_a_tag_deleted_and_pushed_again_at_once(tlk):
+    """The tree's directories, a tag's own included, are cached for
+    cache_timeout. A tag deleted and pushed again on another node is a new
+    directory behind this kernel's back: the old one is gone, the lookup
+    in it fails as stale and the kernel walks the path again, so the next
+    read here gets the new link, not an error and not the old digest."""
+    m = tlk.mount(policy=OPEN_POLICY)
+    r = tlk.mount_second(m)
+    push_tag(m.root, REPO, 'v1', A.decode())
+    link = tag_link(r.root, REPO, 'v1')
+    for _ in range(20):
+        assert read(link) == A
+    shutil.rmtree(tag_link(m.root, REPO, 'v1').parent.parent)
+    assert not os.path.exists(link)
+    push_tag(m.root, REPO, 'v1', B.decode())
+    for _ in range(20):
+        assert read(link) == B
+    shutil.rmtree(tag_link(m.root, REPO, 'v1').parent.parent)
+    with pytest.raises(FileNotFoundError):
+        read(link)
+    assert 'v1' not in os.listdir(link.parent.parent.parent)
 
 
 def test_policy_edit_back_and_forth_never_serves_a_stale_tag(tlk):
