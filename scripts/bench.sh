@@ -730,11 +730,13 @@ ex_unmount() { # ex_unmount [SIDE]: that example, or all of them
 		mp=$(ex_mnt "$side")
 		if mountpoint -q "$mp"; then
 			fusermount3 -u "$mp" 2>/dev/null || umount "$mp" 2>/dev/null ||
-				umount -l "$mp" 2>/dev/null
+				umount -l "$mp" 2>/dev/null || true
 		fi
+		# (also called between repetitions, under set -e: its exit status,
+		# whatever it is, must not end the run)
 		if [ -n "${ex_pid[$side]:-}" ]; then
-			kill "${ex_pid[$side]}" 2>/dev/null
-			wait "${ex_pid[$side]}" 2>/dev/null
+			kill "${ex_pid[$side]}" 2>/dev/null || true
+			wait "${ex_pid[$side]}" 2>/dev/null || true
 			ex_pid[$side]=
 		fi
 	done
