@@ -4,7 +4,7 @@
 # Usage: scripts/bench.sh [--reps N] [--quick] [--only LIST] [--native-only]
 #                         [--opts OPTS] [--dir DIR] [--storm-files N]
 #                         [--nofile N] [--keep]
-#                         [--repos N] [--tags M] [--gets N]
+#                         [--repos N] [--tags M] [--gets N] [--baseline]
 #   --reps N       repetitions of every measurement (default 3); the order of
 #                  native and taglockfs alternates between repetitions
 #   --quick        a small smoke run: 64 MiB files, 2k-file storms, a 64 MiB
@@ -26,6 +26,21 @@
 #   --repos N      repositories in the registry tree (default 100, --quick 20)
 #   --tags M       tags per repository (default 40, --quick 10)
 #   --gets N       manifest GETs by tag per run (default 500, --quick 100)
+#   --baseline     also run the registry work (needs registry in --only) on
+#                  libfuse's own example filesystems mounted over the native
+#                  registry tree, as a yardstick of what FUSE costs here:
+#                  passthrough_hp with its defaults (entries, attributes and
+#                  negative entries cached 86400 s, keep_cache, readdir
+#                  cached, kernel passthrough), passthrough_hp --nocache
+#                  (timeouts 0, no keep_cache, no FLUSH for readers, kernel
+#                  passthrough) and passthrough_ll with its defaults
+#                  (cache=auto: 1 s timeouts, no passthrough). Built once by
+#                  scripts/lib/fuse-example.sh from the libfuse source
+#                  scripts/build-libfuse.sh fetches (TLK_LIBFUSE_WORK=DIR
+#                  names another unpacked source) into .libfuse/examples/.
+#                  They take part in the same repetitions, in the same
+#                  alternating order (reversed every other repetition);
+#                  each is mounted afresh for its turn and unmounted after.
 # Environment: TAGLOCKFS=path of the daemon (default build/taglockfs).
 #
 # Measures: 1 GiB sequential write with fsync; 1 GiB cold read (caches
@@ -54,6 +69,9 @@
 #
 # Output: an aligned table, and one machine-readable line per figure:
 #   BENCH name=... native=... taglockfs=... ratio=... unit=...
+# and with --baseline, for every registry figure, one more line per example
+# side (ratio = side/native; the table gets a column and a ratio for each):
+#   BENCH name=... side=passthrough_hp value=... native=... ratio=... unit=...
 # It is a benchmark, not a test: it needs root (drop_caches, mount) and
 # prints numbers; it does not judge them.
 set -euo pipefail
@@ -71,8 +89,9 @@ storm_files=
 reg_repos=
 reg_tags=
 reg_gets=
+baseline=0
 
-usage() { sed -n '2,58p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,76p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--reps) reps=$2; shift ;;
@@ -87,6 +106,7 @@ while [ $# -gt 0 ]; do
 	--repos) reg_repos=$2; shift ;;
 	--tags) reg_tags=$2; shift ;;
 	--gets) reg_gets=$2; shift ;;
+	--baseline) baseline=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -123,6 +143,9 @@ log() { echo "bench.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (drop_caches, mounting)"
+if [ $baseline -eq 1 ] && ! want registry; then
+	die "--baseline measures the registry work only; --only must include registry"
+fi
 py=/usr/bin/python3
 [ -x "$py" ] || py=$(command -v python3) || die "needs python3"
 daemon=${TAGLOCKFS:-$repo/build/taglockfs}
@@ -152,7 +175,11 @@ scratch=$bt/scratch
 reg_native=$bt/reg-native
 reg_backing=$bt/reg-backing
 reg_mnt=$bt/reg-mnt
-for m in "$mnt" "$reg_mnt"; do
+# --baseline: libfuse's example filesystems, each mounted over reg-native.
+ex_sides=
+[ $baseline -eq 1 ] && ex_sides="passthrough_hp passthrough_hp_nocache passthrough_ll"
+ex_mnt() { echo "$bt/reg-$1"; }
+for m in "$mnt" "$reg_mnt" $(for s in $ex_sides; do ex_mnt "$s"; done); do
 	! mountpoint -q "$m" || die "$m is still mounted (an earlier run?); unmount it first"
 done
 rm -rf "$native" "$backing" "$scratch" "$reg_native" "$reg_backing"
@@ -185,12 +212,16 @@ cleanup() {
 		wait "$daemon_pid" 2>/dev/null
 	fi
 	declare -F reg_unmount >/dev/null && reg_unmount
+	declare -F ex_unmount >/dev/null && ex_unmount
 	if [ $keep -eq 0 ]; then
 		rm -rf "$native" "$backing" "$scratch"
 		rmdir "$mnt" 2>/dev/null
-		# only once the mount is gone: never delete through it
-		mountpoint -q "$reg_mnt" || rm -rf "$reg_native" "$reg_backing"
-		rmdir "$reg_mnt" 2>/dev/null
+		# only once the mounts are gone: never delete through them
+		local m busy=0
+		for m in "$reg_mnt" $(for s in $ex_sides; do ex_mnt "$s"; done); do
+			if mountpoint -q "$m"; then busy=1; else rmdir "$m" 2>/dev/null; fi
+		done
+		[ $busy -eq 1 ] || rm -rf "$reg_native" "$reg_backing"
 	fi
 	exit $rc
 }
@@ -265,12 +296,20 @@ proc_status() { # proc_status FIELD: value in kB
 }
 fd_count() { find "/proc/$daemon_pid/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 
-# The sides to run in repetition $1: alternate which goes first.
+# The sides to run in repetition $1: alternate which goes first (with
+# --baseline, the example filesystems too: the whole list is reversed every
+# other repetition).
 sides() {
-	if [ $native_only -eq 1 ]; then echo native
-	elif [ $(($1 % 2)) -eq 1 ]; then echo native taglockfs
-	else echo taglockfs native; fi
+	local -a list=(native) out=()
+	local i
+	[ $native_only -eq 1 ] || list+=(taglockfs)
+	# shellcheck disable=SC2206
+	list+=($ex_sides)
+	if [ $(($1 % 2)) -eq 1 ]; then echo "${list[*]}"; return; fi
+	for ((i = ${#list[@]} - 1; i >= 0; i--)); do out+=("${list[i]}"); done
+	echo "${out[*]}"
 }
+is_example() { [[ " $ex_sides " == *" $1 "* ]]; }
 dir_of() { if [ "$1" = native ]; then echo "$native"; else echo "$mnt"; fi; }
 
 # ---- 1. sequential write with fsync, cold and warm read -----------------------------
@@ -648,7 +687,67 @@ setup_regtree() {
 	reg_daemon_pid=$spawned_pid
 	[ $rc -eq 0 ] || exit 1
 }
-reg_dir_of() { if [ "$1" = native ]; then echo "$reg_native"; else echo "$reg_mnt"; fi; }
+reg_dir_of() {
+	if [ "$1" = native ]; then echo "$reg_native"
+	elif is_example "$1"; then ex_mnt "$1"
+	else echo "$reg_mnt"; fi
+}
+
+# --baseline: libfuse's examples over the native tree (only reads reach
+# it: garbage-collect --dry-run, tag lists and manifest GETs write nothing).
+declare -A ex_pid=()
+ex_cmd() { # ex_cmd SIDE: the example's command line, with its options
+	case "$1" in
+	passthrough_hp) echo "$TLK_EXAMPLE_DIR/passthrough_hp --foreground $reg_native $(ex_mnt "$1")" ;;
+	passthrough_hp_nocache) echo "$TLK_EXAMPLE_DIR/passthrough_hp --foreground --nocache $reg_native $(ex_mnt "$1")" ;;
+	passthrough_ll) echo "$TLK_EXAMPLE_DIR/passthrough_ll -f -o source=$reg_native $(ex_mnt "$1")" ;;
+	esac
+}
+ex_mount() { # ex_mount SIDE
+	local side=$1 mp dlog i cmd
+	mp=$(ex_mnt "$side")
+	dlog=$scratch/$side.log
+	mkdir -p "$mp"
+	cmd=$(ex_cmd "$side")
+	# The same descriptor limit as the daemon (both examples hold one per
+	# inode the kernel knows; passthrough_ll does not raise its soft limit).
+	# shellcheck disable=SC2086
+	(ulimit -Hn "$nofile" 2>/dev/null || true
+	 ulimit -Sn "$(ulimit -Hn)"
+	 exec $cmd) >"$dlog" 2>&1 &
+	ex_pid[$side]=$!
+	for ((i = 0; i < 100; i++)); do
+		mountpoint -q "$mp" && return 0
+		kill -0 "${ex_pid[$side]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 20 "$dlog" >&2
+	die "$side did not mount ($cmd)"
+}
+ex_unmount() { # ex_unmount [SIDE]: that example, or all of them
+	local side mp
+	for side in ${1:-$ex_sides}; do
+		mp=$(ex_mnt "$side")
+		if mountpoint -q "$mp"; then
+			fusermount3 -u "$mp" 2>/dev/null || umount "$mp" 2>/dev/null ||
+				umount -l "$mp" 2>/dev/null || true
+		fi
+		# (also called between repetitions, under set -e: its exit status,
+		# whatever it is, must not end the run)
+		if [ -n "${ex_pid[$side]:-}" ]; then
+			kill "${ex_pid[$side]}" 2>/dev/null || true
+			wait "${ex_pid[$side]}" 2>/dev/null || true
+			ex_pid[$side]=
+		fi
+	done
+	return 0
+}
+setup_examples() {
+	# shellcheck source=lib/fuse-example.sh
+	source "$repo/scripts/lib/fuse-example.sh"
+	tlk_fuse_example_build "$repo" || die "could not build libfuse's examples (scripts/lib/fuse-example.sh)"
+	log "libfuse $TLK_EXAMPLE_VERSION examples in $TLK_EXAMPLE_DIR: $ex_sides"
+}
 
 reg_gc() { # reg_gc NAME SIDE CONF: one garbage-collect --dry-run, in repos/s
 	local t0 t1 rc=0
@@ -722,6 +821,13 @@ run_phase() {
 		echo "$name: the registry tree's daemon died; see $scratch/reg-daemon.log" >>"$storm_errors"
 		exit 1
 	fi
+	local s
+	for s in $ex_sides; do
+		if [ -n "${ex_pid[$s]:-}" ] && ! kill -0 "${ex_pid[$s]}" 2>/dev/null; then
+			echo "$name: $s died; see $scratch/$s.log" >>"$storm_errors"
+			exit 1
+		fi
+	done
 	return 0
 }
 
@@ -732,7 +838,13 @@ report() {
 	echo "machine: $machine"
 	[ $native_only -eq 0 ] && echo "daemon: $daemon (${fuse_lib:+$(basename "$fuse_lib"), }open files limit $daemon_nofile${extra_opts:+, -o $extra_opts})"
 	echo "sizes: sequential ${seq_mib} MiB, storm ${storm_n} files, image ${img_layers}x${layer_mib} MiB (${img_mb} MB), registry ${reg_repos} repositories x ${reg_tags} tags, ${reg_gets} GETs"
-	awk -v units="$units" '
+	if [ $baseline -eq 1 ]; then
+		echo "baseline: libfuse ${TLK_EXAMPLE_VERSION:-?} examples over the native registry tree, ratio = example/native:"
+		echo "  hp    = passthrough_hp --foreground (defaults: 86400 s entry, attribute and negative timeouts, keep_cache, kernel passthrough)"
+		echo "  hp_nc = passthrough_hp --foreground --nocache (timeouts 0, no keep_cache, noflush for readers, kernel passthrough)"
+		echo "  ll    = passthrough_ll -f -o source=DIR (defaults: cache=auto, 1 s timeouts, no passthrough)"
+	fi
+	awk -v units="$units" -v ex="$ex_sides" '
 	function median(list,   a, n, i, j, t) {
 		if (list ~ /fail/) return "fail"
 		n = split(list, a, " ")
@@ -741,25 +853,49 @@ report() {
 		if (n == 0) return ""
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
-	BEGIN { while ((getline line < units) > 0) { split(line, u, " "); unit[u[1]] = u[2]; order[++n] = u[1] } }
+	function ratio_of(v, nat) {
+		return (nat != "" && v != "" && nat != "fail" && v != "fail" && nat + 0 > 0) ? sprintf("%.2f", v / nat) : "-"
+	}
+	function dash(v) { return v == "" ? "-" : v }
+	function rawlist(v) { gsub(/^ /, "", v); gsub(/ /, ",", v); return dash(v) }
+	BEGIN {
+		while ((getline line < units) > 0) { split(line, u, " "); unit[u[1]] = u[2]; order[++n] = u[1] }
+		nex = split(ex, exs, " ")
+		short["passthrough_hp"] = "hp"; short["passthrough_hp_nocache"] = "hp_nc"; short["passthrough_ll"] = "ll"
+	}
 	{ vals[$1, $2] = vals[$1, $2] " " $3 }
 	END {
-		printf "%-22s %12s %12s %7s  %s\n", "measurement", "native", "taglockfs", "ratio", "unit"
+		printf "%-22s %12s %12s %7s", "measurement", "native", "taglockfs", "ratio"
+		for (k = 1; k <= nex; k++) printf " %10s %6s", short[exs[k]], "ratio"
+		printf "  %s\n", "unit"
+		nb = 0
 		for (i = 1; i <= n; i++) {
 			name = order[i]
 			nat = median(vals[name, "native"]); tlk = median(vals[name, "taglockfs"])
-			ratio = (nat != "" && tlk != "" && nat != "fail" && tlk != "fail" && nat + 0 > 0) ? sprintf("%.2f", tlk / nat) : "-"
-			printf "%-22s %12s %12s %7s  %s\n", name, nat == "" ? "-" : nat, tlk == "" ? "-" : tlk, ratio, unit[name]
+			ratio = ratio_of(tlk, nat)
+			printf "%-22s %12s %12s %7s", name, dash(nat), dash(tlk), ratio
+			for (k = 1; k <= nex; k++) {
+				v = median(vals[name, exs[k]])
+				printf " %10s %6s", dash(v), v == "" ? "-" : ratio_of(v, nat)
+				if (v != "")
+					exbench[++nb] = sprintf("BENCH name=%s side=%s value=%s native=%s ratio=%s unit=%s",
+						name, exs[k], v, dash(nat), ratio_of(v, nat), unit[name])
+			}
+			printf "  %s\n", unit[name]
 			bench[i] = sprintf("BENCH name=%s native=%s taglockfs=%s ratio=%s unit=%s",
-				name, nat == "" ? "-" : nat, tlk == "" ? "-" : tlk, ratio, unit[name])
+				name, dash(nat), dash(tlk), ratio, unit[name])
 		}
 		print ""
 		for (i = 1; i <= n; i++) print bench[i]
+		for (i = 1; i <= nb; i++) print exbench[i]
 		for (i = 1; i <= n; i++) {
-			name = order[i]; nat = vals[name, "native"]; tlk = vals[name, "taglockfs"]
-			gsub(/^ /, "", nat); gsub(/ /, ",", nat); gsub(/^ /, "", tlk); gsub(/ /, ",", tlk)
-			printf "RAW name=%s native=%s taglockfs=%s\n", name, nat == "" ? "-" : nat, tlk == "" ? "-" : tlk
+			name = order[i]
+			printf "RAW name=%s native=%s taglockfs=%s\n", name, rawlist(vals[name, "native"]), rawlist(vals[name, "taglockfs"])
 		}
+		for (i = 1; i <= n; i++)
+			for (k = 1; k <= nex; k++)
+				if (vals[order[i], exs[k]] != "")
+					printf "RAW name=%s side=%s values=%s\n", order[i], exs[k], rawlist(vals[order[i], exs[k]])
 	}' "$results"
 	if [ -s "$storm_errors" ]; then
 		echo
@@ -788,6 +924,7 @@ if [ $native_only -eq 0 ]; then
 	log "taglockfs mounted (pid $daemon_pid, ${fuse_lib:-libfuse unknown}, open files soft/hard $daemon_nofile)"
 fi
 if want registry; then setup_regtree; fi
+if [ $baseline -eq 1 ]; then setup_examples; fi
 reporting=1
 
 # The disk of a virtual machine is slow where it writes for the first time
@@ -803,6 +940,16 @@ fi
 for ((rep = 1; rep <= reps; rep++)); do
 	for side in $(sides "$rep"); do
 		log "repetition $rep/$reps: $side"
+		if is_example "$side"; then
+			# Mounted for its own turn only: both examples hold a descriptor
+			# per inode the kernel knows, which would keep the native tree's
+			# dentries and inodes in memory through the other sides' cold runs
+			# (and its 86400 s cache from one repetition to the next).
+			ex_mount "$side"
+			run_phase "registry $side" bench_registry "$side" "$rep"
+			ex_unmount "$side"
+			continue
+		fi
 		if want write || want read; then run_phase "sequential $side" bench_seq "$side"; fi
 		if want storm; then run_phase "storm $side" bench_storm "$side"; fi
 		if want locked; then run_phase "locked storm $side" bench_locked "$side" "$rep"; fi
