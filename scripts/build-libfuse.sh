@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # build-libfuse.sh - build libfuse 3.17.x from Debian trixie's `fuse3` source
-# package into a local prefix, so taglockfs can be built with kernel FUSE
-# passthrough on Debian 12 (which ships libfuse 3.14).
+# package (or 3.18.x from a newer suite, with FUSE over io_uring) into a
+# local prefix, so taglockfs can be built with kernel FUSE passthrough on
+# Debian 12 (which ships libfuse 3.14).
 #
-# Usage: scripts/build-libfuse.sh [--force] [--static] [PREFIX]
+# Usage: scripts/build-libfuse.sh [--force] [--static] [--suite SUITE]
+#                                 [--uring] [PREFIX]
 #   PREFIX defaults to <repo>/.libfuse/prefix (git-ignored), with --static
 #   to <repo>/.libfuse/prefix-static; the source and build trees go to
 #   <repo>/.libfuse/src (an unpacked source there is reused; --force fetches
@@ -11,46 +13,77 @@
 #   --static  build only the static library (libfuse3.a): a taglockfs linked
 #             against it needs no libfuse at run time, so it can be
 #             installed anywhere (scripts/lib/fastbuild.sh uses this)
+#   --suite SUITE  take `fuse3` from this Debian suite (default trixie,
+#             libfuse 3.17.x; forky and sid carry 3.18.x). Another suite
+#             than trixie gets its own directories: .libfuse/prefix-SUITE
+#             (-static), .libfuse/src-SUITE.
+#   --uring   build FUSE over io_uring into the library (libfuse >= 3.18,
+#             so the default suite becomes forky): installs liburing-dev
+#             and libnuma-dev (bookworm's liburing 2.3 is enough, libfuse
+#             needs IORING_SETUP_SQE128) when pkg-config finds no liburing
+#             or numa, and fails unless the built library has it. A
+#             --static build links liburing and libnuma statically too.
+#             The daemon turns it on per mount with `-o io_uring`; the
+#             kernel needs `enable_uring` (README "Performance").
 #
-# How: a temporary deb-src entry for suite trixie is added, pointing at the
+# How: a temporary deb-src entry for the suite is added, pointing at the
 # Debian mirror this machine's apt already uses (read from
 # /etc/apt/sources.list and /etc/apt/sources.list.d/, one-line and deb822
-# formats; TLK_DEBIAN_MIRROR=URI overrides), `apt-get source fuse3/trixie`
+# formats; TLK_DEBIAN_MIRROR=URI overrides), `apt-get source fuse3/SUITE`
 # fetches and unpacks the package (Debian patches applied), the entry is
 # removed again and apt's lists refreshed (also on failure), then libfuse is
 # built with meson, without examples, tests, utilities, udev rules or init
 # scripts. The shared build's fuse3.pc carries an rpath, so a taglockfs
 # built against it runs without LD_LIBRARY_PATH (from this checkout only).
 #
-# Idempotent: does nothing when PREFIX already holds libfuse >= 3.17.
+# Idempotent: does nothing when PREFIX already holds libfuse >= 3.17
+# (>= 3.18 with io_uring for --uring).
 # Needs root (apt), dpkg-dev, meson, ninja-build, gcc, pkg-config.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 force=0
 static=0
+uring=0
+suite=
 prefix=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--force) force=1 ;;
 	--static) static=1 ;;
-	-h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--uring) uring=1 ;;
+	--suite)
+		[ $# -ge 2 ] || { echo "build-libfuse.sh: --suite needs a value" >&2; exit 2; }
+		suite=$2
+		shift
+		;;
+	-h | --help) sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "build-libfuse.sh: unknown option $1" >&2; exit 2 ;;
 	*) prefix=$1 ;;
 	esac
 	shift
 done
+if [ -z "$suite" ]; then
+	suite=trixie
+	[ $uring -eq 0 ] || suite=forky
+fi
+case "$suite" in
+*[!a-z0-9-]* | '') echo "build-libfuse.sh: bad suite name '$suite'" >&2; exit 2 ;;
+esac
+tag=
+[ "$suite" = trixie ] || tag=-$suite
 if [ $static -eq 1 ]; then
-	prefix=${prefix:-$repo/.libfuse/prefix-static}
+	prefix=${prefix:-$repo/.libfuse/prefix$tag-static}
 	libkind=static libfile=libfuse3.a
 else
-	prefix=${prefix:-$repo/.libfuse/prefix}
+	prefix=${prefix:-$repo/.libfuse/prefix$tag}
 	libkind=shared libfile='libfuse3.so*'
 fi
 mkdir -p "$prefix"
 prefix=$(cd "$prefix" && pwd)
-work=${TLK_LIBFUSE_WORK:-$(dirname "$prefix")/src}
+work=${TLK_LIBFUSE_WORK:-$(dirname "$prefix")/src$tag}
 min_version=3.17
+[ $uring -eq 0 ] || min_version=3.18
 log() { echo "build-libfuse.sh: $*" >&2; }
 
 # The directory holding fuse3.pc under PREFIX (meson on Debian installs to
@@ -66,6 +99,7 @@ report() {
 	pcdir=$(find_pc_dir)
 	version=$(PKG_CONFIG_PATH=$pcdir pkg-config --modversion fuse3)
 	libdir=$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=libdir fuse3)
+	[ $uring -eq 0 ] || version="$version with io_uring"
 	if [ $static -eq 1 ]; then
 		cat <<EOF
 libfuse $version (static library) is installed in $prefix
@@ -91,7 +125,20 @@ have_good_prefix() {
 	PKG_CONFIG_PATH=$pcdir pkg-config --atleast-version=$min_version fuse3 2>/dev/null || return 1
 	local libdir
 	libdir=$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=libdir fuse3)
-	compgen -G "$libdir/$libfile" >/dev/null
+	compgen -G "$libdir/$libfile" >/dev/null || return 1
+	[ $uring -eq 0 ] || has_uring "$libdir"
+}
+
+# has_uring LIBDIR: the library there was built with FUSE over io_uring
+# (its io_uring code, lib/fuse_uring.c, defines fuse_uring_start).
+has_uring() {
+	local f
+	for f in "$1"/$libfile; do
+		[ -f "$f" ] || continue
+		# (grep -c reads all of nm's output: no SIGPIPE under pipefail)
+		[ "$(nm "$f" 2>/dev/null | grep -c ' T fuse_uring_start$')" -gt 0 ] && return 0
+	done
+	return 1
 }
 
 if [ $force -eq 0 ] && have_good_prefix; then
@@ -110,7 +157,7 @@ if [ -z "$srcdir" ] && [ "$(id -u)" -ne 0 ]; then
 	log "needs root to add the temporary apt source; run as root"
 	exit 1
 fi
-for tool in apt-get dpkg-source meson ninja pkg-config cc; do
+for tool in apt-get dpkg-source meson ninja pkg-config cc nm; do
 	command -v "$tool" >/dev/null || {
 		log "missing $tool (apt-get install dpkg-dev meson ninja-build pkg-config gcc)"
 		exit 1
@@ -192,9 +239,9 @@ fetch_source() {
 	fi
 	log "using the Debian mirror $mirror (from this machine's apt sources)"
 
-	# ---- 2. fetch the trixie source package ------------------------------------
+	# ---- 2. fetch the suite's source package ---------------------------------
 
-	tmp_src=/etc/apt/sources.list.d/taglockfs-trixie-src.sources
+	tmp_src=/etc/apt/sources.list.d/taglockfs-$suite-src.sources
 	apt_opts=(-o DPkg::Lock::Timeout=300 -q)
 	cleanup_apt() {
 		if [ -f "$tmp_src" ]; then
@@ -214,20 +261,20 @@ fetch_source() {
 	# Temporary entry written by taglockfs scripts/build-libfuse.sh; removed when it ends.
 	Types: deb-src
 	URIs: $mirror
-	Suites: trixie
+	Suites: $suite
 	Components: main
 	$keyring
 	EOF
 
-	log "apt-get update (the temporary trixie deb-src entry only)"
+	log "apt-get update (the temporary $suite deb-src entry only)"
 	apt-get "${apt_opts[@]}" update \
 		-o Dir::Etc::sourcelist="$tmp_src" -o Dir::Etc::sourceparts=- \
 		-o APT::Get::List-Cleanup=0 >/dev/null
 
 	rm -rf "$work"
 	mkdir -p "$work"
-	log "apt-get source fuse3/trixie into $work"
-	(cd "$work" && apt-get "${apt_opts[@]}" source fuse3/trixie >/dev/null)
+	log "apt-get source fuse3/$suite into $work"
+	(cd "$work" && apt-get "${apt_opts[@]}" source "fuse3/$suite" >/dev/null)
 	cleanup_apt
 	trap - EXIT
 
@@ -258,6 +305,21 @@ done
 declared udevrulesdir && opts+=("-Dudevrulesdir=$prefix/lib/udev/rules.d")
 declared initscriptdir && opts+=("-Dinitscriptdir=")
 declared useroot && opts+=("-Duseroot=false")
+# FUSE over io_uring (3.18 on): only when asked for, so what a build holds
+# does not depend on which -dev packages happen to be installed.
+if [ $uring -eq 1 ]; then
+	if ! declared enable-io-uring; then
+		log "$(basename "$srcdir") has no FUSE over io_uring (needs libfuse >= 3.18: --suite forky or sid)"
+		exit 1
+	fi
+	if ! pkg-config --exists liburing numa; then
+		log "apt-get install liburing-dev libnuma-dev (libfuse's io_uring code needs both)"
+		apt-get -o DPkg::Lock::Timeout=300 -q install -y liburing-dev libnuma-dev >/dev/null
+	fi
+	opts+=("-Denable-io-uring=true")
+elif declared enable-io-uring; then
+	opts+=("-Denable-io-uring=false")
+fi
 
 log "meson setup ${opts[*]}"
 bdir=$work/build-$libkind
@@ -279,6 +341,22 @@ fi
 # LD_LIBRARY_PATH (the static one needs nothing at run time).
 if [ $static -eq 0 ] && ! grep -q -- '-Wl,-rpath' "$pcdir/fuse3.pc"; then
 	sed -i 's|^Libs: -L${libdir}|Libs: -L${libdir} -Wl,-rpath,${libdir}|' "$pcdir/fuse3.pc"
+fi
+if [ $uring -eq 1 ] && ! has_uring "$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=libdir fuse3)"; then
+	log "the built libfuse has no io_uring code (see $work/meson-setup.log: liburing with SQE128, numa)"
+	exit 1
+fi
+# A static libfuse3.a with io_uring needs liburing and libnuma at link time;
+# fuse3.pc asks for them with "Requires: liburing, numa", which links their
+# shared libraries. Name their archives in Libs instead, so the binary needs
+# neither library at run time, like libfuse itself.
+if [ $static -eq 1 ] && [ $uring -eq 1 ] && ! grep -q 'liburing\.a' "$pcdir/fuse3.pc"; then
+	extra=
+	for dep in liburing numa; do
+		extra+=" $(pkg-config --variable=libdir $dep)/lib${dep#lib}.a"
+	done
+	sed -i -e '/^Requires: *liburing, *numa *$/d' \
+		-e "s|^Libs: \\(.*\\)\$|Libs: \\1$extra|" "$pcdir/fuse3.pc"
 fi
 if ! have_good_prefix; then
 	log "installed libfuse is older than $min_version"

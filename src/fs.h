@@ -112,6 +112,7 @@ struct tlk_fs {
 	double timeout;		 /* entry/attr timeout, ordinary nodes */
 	double cache_timeout;	 /* the same, for what cannot change */
 	bool passthrough;	 /* kernel passthrough available */
+	bool io_uring;		 /* -o io_uring asked for */
 	bool verify_all_blobs;	 /* verify_blobs=all: hash every blob */
 	struct tlk_protected_set *protected_set; /* owned */
 	/* Decisions on one repository's links and the operations they

@@ -88,6 +88,13 @@ static void tlk_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_DIRECT_IO_ALLOW_MMAP;
 #endif
 	tlk_passthrough_want(fs, conn);
+#ifdef FUSE_CAP_OVER_IO_URING
+	/* libfuse starts the rings only if the kernel offers them. */
+	if (fs->io_uring && !(conn->capable_ext & FUSE_CAP_OVER_IO_URING))
+		tlk_warn("io_uring: the kernel does not offer FUSE over "
+			 "io_uring (/sys/module/fuse/parameters/enable_uring "
+			 "is N?); requests come through /dev/fuse");
+#endif
 	tlk_inodes_use_handles(&fs->inodes, fs->root.fd);
 }
 

@@ -156,6 +156,7 @@ static int setup_fs(struct tlk_fs *fs, const struct tlk_options *o)
 	fs->timeout = o->timeout;
 	fs->cache_timeout = o->cache_timeout;
 	fs->passthrough = TLK_HAVE_PASSTHROUGH && !o->no_passthrough;
+	fs->io_uring = o->io_uring;
 	for (i = 0; i < TLK_REPO_LOCKS; i++)
 		pthread_mutex_init(&fs->repo_locks[i], NULL);
 	fs->verify_all_blobs = o->verify_all_blobs;

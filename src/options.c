@@ -18,6 +18,7 @@ enum {
 	KEY_SINGLE,
 	KEY_HELP,
 	KEY_VERSION,
+	KEY_IO_URING,
 };
 
 static const struct fuse_opt specs[] = {
@@ -49,6 +50,7 @@ static const struct fuse_opt specs[] = {
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION),
     FUSE_OPT_KEY("--version", KEY_VERSION),
+    FUSE_OPT_KEY("io_uring", KEY_IO_URING),
     FUSE_OPT_END,
 };
 
@@ -91,6 +93,15 @@ static int on_key(void *data, const char *arg, int key,
 	case KEY_VERSION:
 		o->show_version = 1;
 		return 0;
+	case KEY_IO_URING:
+#ifdef FUSE_CAP_OVER_IO_URING
+		o->io_uring = 1;
+		return 1; /* libfuse (>= 3.18) starts the rings */
+#else
+		fprintf(stderr, "taglockfs: -o io_uring needs libfuse >= 3.18 "
+				"(scripts/build-libfuse.sh --uring)\n");
+		return -1;
+#endif
 	default:
 		return 1; /* FUSE_OPT_KEY_OPT: libfuse's own option */
 	}
@@ -216,6 +227,10 @@ void tlk_options_usage(const char *prog)
 	    "    -o max_threads=N     worker threads (default libfuse's)\n"
 	    "    -o no_passthrough    no kernel passthrough, even where "
 	    "available\n"
+	    "    -o io_uring          FUSE over io_uring (libfuse >= 3.18 "
+	    "built with liburing,\n"
+	    "                         kernel: fuse module parameter "
+	    "enable_uring=Y)\n"
 	    "    -o verify_blobs=all  hash every blob as it appears (default "
 	    "small: blobs of at most 4 MiB, those that can be manifests)\n"
 	    "    -o gate=SOCKET       answer nginx's manifest-PUT questions on "

@@ -37,6 +37,7 @@ struct tlk_options {
 	int show_version;
 	int extra_args;		    /* more than two paths given */
 	int no_passthrough;	    /* -o no_passthrough: classic I/O only */
+	int io_uring;		    /* -o io_uring: kept for libfuse too */
 	char *verify_blobs;	    /* verify_blobs=small|all */
 	char *gate;		    /* gate=SOCKET: nginx's verdict endpoint */
 	char *gate_group;	    /* gate_group=GROUP: who may connect */
