@@ -135,8 +135,9 @@ has_uring() {
 	local f
 	for f in "$1"/$libfile; do
 		[ -f "$f" ] || continue
+		# Global in the static archive, local (t) in the shared library.
 		# (grep -c reads all of nm's output: no SIGPIPE under pipefail)
-		[ "$(nm "$f" 2>/dev/null | grep -c ' T fuse_uring_start$')" -gt 0 ] && return 0
+		[ "$(nm "$f" 2>/dev/null | grep -c ' [Tt] fuse_uring_start$')" -gt 0 ] && return 0
 	done
 	return 1
 }

@@ -9,6 +9,11 @@
 #   4. a build against libfuse 3.17 with kernel passthrough
 #      (scripts/build-libfuse.sh): unit and integration suites, so
 #      enforcement is shown identical on both builds;
+#   4b. where the kernel has FUSE over io_uring: a build against libfuse
+#      3.18 with io_uring (scripts/build-libfuse.sh --uring), integration
+#      suite with every mount served over io_uring (TLK_MOUNT_OPTIONS=
+#      io_uring; the kernel's enable_uring is set to Y for the pass and
+#      put back after);
 #   5. every fuzz target under libFuzzer (scripts/fuzz.sh) for
 #      TLK_FUZZ_SECONDS each (default 20): a crash fails the run (counted
 #      as one test).
@@ -102,6 +107,30 @@ if [ $quick -eq 0 ]; then
 	else
 		echo "test.sh: building libfuse 3.17 failed" >&2
 		status=1 failed=$((failed + 1))
+	fi
+
+	uring_knob=/sys/module/fuse/parameters/enable_uring
+	if [ -w "$uring_knob" ]; then
+		if scripts/build-libfuse.sh --uring >/dev/null; then
+			pcdir=$(dirname "$(find "$root/.libfuse/prefix-forky" -name fuse3.pc | head -n1)")
+			if PKG_CONFIG_PATH=$pcdir setup build-uring \
+				-Dpassthrough=enabled -Dplugin=disabled; then
+				knob_was=$(cat "$uring_knob")
+				echo Y >"$uring_knob"
+				TLK_MOUNT_OPTIONS=io_uring run \
+					"libfuse 3.18, every mount over io_uring: integration" \
+					build-uring --suite integration
+				echo "$knob_was" >"$uring_knob"
+			else
+				echo "test.sh: io_uring build failed" >&2
+				status=1 failed=$((failed + 1))
+			fi
+		else
+			echo "test.sh: building libfuse 3.18 with io_uring failed" >&2
+			status=1 failed=$((failed + 1))
+		fi
+	else
+		echo "=== no FUSE over io_uring in this kernel ($uring_knob): io_uring pass not run"
 	fi
 fi
 

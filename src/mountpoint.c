@@ -165,8 +165,8 @@ int tlk_mnt_detach(const char *path)
 	return umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0 ? 0 : -errno;
 }
 
-/* `path` answers ENOTCONN: detach the mount on it if it is a dead
- * taglockfs. Returns 0 detached, -1 after saying why not. */
+/* `path` answers as a dead mount (dead_errno): detach the mount on it if
+ * it is a dead taglockfs. Returns 0 detached, -1 after saying why not. */
 static int detach_dead(const char *path)
 {
 	struct mount_facts facts;
@@ -202,6 +202,14 @@ static int detach_dead(const char *path)
 	return 0;
 }
 
+/* What a FUSE mount whose daemon died answers: ENOTCONN, or
+ * ECONNABORTED when it was served over io_uring (the kernel aborts the
+ * connection when the rings go away). */
+static bool dead_errno(int err)
+{
+	return err == ENOTCONN || err == ECONNABORTED;
+}
+
 /* stat() may answer from attributes the kernel still caches for the
  * root of a dead FUSE mount (up to its attribute timeout); statfs() always
  * asks the daemon, so it is the probe. */
@@ -210,9 +218,9 @@ static bool is_dead(const char *path)
 	struct statfs sf;
 	struct stat st;
 
-	if (statfs(path, &sf) < 0 && errno == ENOTCONN)
+	if (statfs(path, &sf) < 0 && dead_errno(errno))
 		return true;
-	return stat(path, &st) < 0 && errno == ENOTCONN;
+	return stat(path, &st) < 0 && dead_errno(errno);
 }
 
 int tlk_mnt_clear_dead(const char *path)

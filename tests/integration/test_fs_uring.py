@@ -10,7 +10,8 @@ import subprocess
 
 import pytest
 
-from tlkutil import binary, digest, push_tag, read, tag_link
+from tlkutil import (DEFAULT_POLICY, binary, digest, push_tag, read,
+                     tag_link)
 
 ENABLE = '/sys/module/fuse/parameters/enable_uring'
 
@@ -42,14 +43,27 @@ def ring_fds(pid):
     return n
 
 
+def required():
+    """scripts/test.sh's io_uring pass: every mount asks for it, so this
+    build and kernel must have it; a missing piece fails, never skips."""
+    return 'io_uring' in os.environ.get('TLK_MOUNT_OPTIONS', '').split(',')
+
+
+def unavailable(why):
+    if required():
+        pytest.fail(why + ' in the io_uring pass')
+    pytest.skip(why)
+
+
 def test_io_uring_mounts_and_serves(tlk):
     if libfuse_version() < (3, 18):
-        pytest.skip('libfuse older than 3.18: no io_uring')
+        unavailable('libfuse older than 3.18: no io_uring')
     if not kernel_enabled():
-        pytest.skip('%s is not Y' % ENABLE)
-    m = tlk.mount(options=['io_uring'])
+        unavailable('%s is not Y' % ENABLE)
+    m = tlk.mount(options=['io_uring'], suite_options=False)
     if 'failed to start io-uring' in m.log_text():
-        pytest.skip('libfuse built without liburing')
+        unavailable('libfuse built without liburing')
+    tlk.wait_rings(m)  # the rings start just after the mount
     assert ring_fds(m.proc.pid) > 0, m.log_text()
     (m.mnt / 'plain.txt').write_bytes(b'through the ring\n')
     assert (m.backing / 'plain.txt').read_bytes() == b'through the ring\n'
@@ -61,9 +75,10 @@ def test_io_uring_mounts_and_serves(tlk):
     assert read(tag_link(m.root, 'test/example', 'v1')) == digest(1).encode()
 
 
-def test_io_uring_is_off_by_default(m):
+def test_io_uring_is_off_by_default(tlk):
     if os.environ.get('FUSE_URING_ENABLE', '0') != '0':
         pytest.skip('FUSE_URING_ENABLE turns it on in libfuse itself')
+    m = tlk.mount(suite_options=False)
     assert ring_fds(m.proc.pid) == 0
 
 
@@ -72,7 +87,8 @@ def test_io_uring_refused_without_libfuse_support(tlk):
         pytest.skip('libfuse %d.%d knows io_uring' % libfuse_version())
     mnt = tlk.tmpdir('mnt')
     back = tlk.tmpdir('backing')
-    p = tlk.start(['-f', '-o', 'io_uring', back, mnt])
+    policy = tlk.write_policy(DEFAULT_POLICY)
+    p = tlk.start(['-f', '-o', 'io_uring,policy=%s' % policy, back, mnt])
     _, err = p.communicate(timeout=10)
     assert p.returncode != 0
     assert b'io_uring needs libfuse >= 3.18' in err

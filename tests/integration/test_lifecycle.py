@@ -100,7 +100,8 @@ def kill9(m):
     m.proc.wait(timeout=10)
     # The dead mount stays: what an operator finds after a crash.
     assert T.mounted_fuse(m.mnt)
-    assert stat_errno(m.mnt) == errno.ENOTCONN
+    # ENOTCONN; ECONNABORTED when it was served over io_uring.
+    assert stat_errno(m.mnt) in (errno.ENOTCONN, errno.ECONNABORTED)
 
 
 def stop(m, sig=signal.SIGTERM, timeout=20):
@@ -302,7 +303,11 @@ def test_sigterm_with_a_hung_request_exits_within_stop_timeout(tlk):
     """A request that never ends (the backing is a stopped FUSE daemon)
     delays the stop by stop_timeout at most; then the mount is detached
     and the daemon exits 0."""
-    lower = tlk.mount()
+    # The lower mount stands in for a backing filesystem that stopped
+    # answering; served over io_uring, a stopped daemon's requests count as
+    # sent and its callers wait uninterruptibly, which no backing
+    # filesystem this stands for does.
+    lower = tlk.mount(suite_options=False)
     m = tlk.mount(backing=lower.mnt, options=['stop_timeout=2'])
     outcome = {}
 

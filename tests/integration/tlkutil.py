@@ -472,9 +472,13 @@ class TlkFactory:
 
     def mount(self, policy=DEFAULT_POLICY, inplace=False, options=(),
               backing=None, audit=False, policy_path=None,
-              policy_style='file', debug=False, timeout=10):
+              policy_style='file', debug=False, timeout=10,
+              suite_options=True):
         """Start `taglockfs -f -o policy=P[,audit_log=A][,opts] BACKING MNT`
-        (or `... DIR` when inplace) and wait for the mount."""
+        (or `... DIR` when inplace) and wait for the mount. The options in
+        $TLK_MOUNT_OPTIONS (comma-separated; scripts/test.sh's io_uring
+        pass sets io_uring) are added unless suite_options is False (a
+        mount that only stands in for a backing filesystem)."""
         name = 'mount%d' % (len(self.mounts) + 1)
         if policy_path is None:
             policy_path = self.write_policy(policy, policy_style)
@@ -493,6 +497,10 @@ class TlkFactory:
         if audit:
             opts.append('audit_log=%s' % auditp)
         opts += list(options)
+        suite = [o for o in os.environ.get('TLK_MOUNT_OPTIONS',
+                                           '').split(',') if o]
+        if suite_options:
+            opts += suite
         cmd = [self.bin, '-f'] + (['-d'] if debug else []) + \
             ['-o', ','.join(opts)]
         backing_fd = None
@@ -525,7 +533,28 @@ class TlkFactory:
                                  '%s; log:\n%s' % (self.bin, mnt, timeout,
                                                    cmd, m.log_text()[-4000:]))
             time.sleep(0.02)
+        if suite_options and 'io_uring' in suite:
+            self.wait_rings(m)
         return m
+
+    @staticmethod
+    def wait_rings(m):
+        """The io_uring pass must really run over io_uring: the daemon
+        holds its rings' descriptors once the kernel took them."""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            fds = '/proc/%d/fd' % m.proc.pid
+            for fd in os.listdir(fds):
+                try:
+                    if os.readlink(os.path.join(fds, fd)) == \
+                            'anon_inode:[io_uring]':
+                        return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        m.unmount(check=False)
+        raise MountError('asked for io_uring, but the daemon holds no ring; '
+                         'log:\n' + m.log_text()[-4000:])
 
     def mount_second(self, m, **kw):
         """Another daemon on the same backing and policy file (a replica
