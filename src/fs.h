@@ -257,10 +257,9 @@ void tlk_entry_undo(fuse_req_t req, const struct fuse_entry_param *e);
 void tlk_reply_entry(fuse_req_t req, const struct fuse_entry_param *e);
 /* How long the kernel may cache a name (tlk_cache_timeout) and an inode's
  * attributes (tlk_attr_timeout) (docs/design.md, "What the kernel may
- * cache"): cache_timeout for the tree's fixed directories, 0 for the names
- * of link-sized files, timeout for the rest; attributes of a file never
- * answer for another file, so files keep theirs for timeout.
- * tlk_entry_timeouts sets both in `e` (e->attr filled). */
+ * cache"): cache_timeout for the tree's fixed directories, 0 for links and
+ * link-sized files, timeout for the rest; blob data's attributes keep
+ * cache_timeout. tlk_entry_timeouts sets both in `e` (e->attr filled). */
 double tlk_cache_timeout(const struct tlk_fs *fs, const struct tlk_node *node,
 			 const struct stat *st);
 double tlk_attr_timeout(const struct tlk_fs *fs, const struct tlk_node *node,

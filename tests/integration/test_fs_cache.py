@@ -92,6 +92,35 @@ def test_replica_sees_a_tag_deleted_and_pushed_again_at_once(tlk):
     assert 'v1' not in os.listdir(link.parent.parent.parent)
 
 
+@pytest.mark.parametrize('holder', ['here', 'replica'])
+def test_a_tag_pushed_again_on_a_replica_is_read_while_its_old_directory_is_held(
+        tlk, holder):
+    """Found by the red team: a removed directory that something keeps
+    open still opens by handle, so a lookup in it answered ENOENT and the
+    kernel kept its cached entry of the old directory: the tag, deleted
+    and pushed again on the other node, was missing here for 60 s. The
+    lookup now answers ESTALE there, and the kernel walks the path
+    again."""
+    m = tlk.mount(policy=OPEN_POLICY)
+    r = tlk.mount_second(m)
+    push_tag(m.root, REPO, 'v1', A.decode())
+    link = tag_link(m.root, REPO, 'v1')
+    for _ in range(5):
+        assert read(link) == A
+    held = (m if holder == 'here' else r).root / link.relative_to(m.root)
+    fd = os.open(held.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        shutil.rmtree(tag_link(r.root, REPO, 'v1').parent.parent)
+        push_tag(r.root, REPO, 'v1', B.decode())
+        try:
+            got = read(link)
+        except OSError as e:
+            got = e
+        assert got == B, 'read %r right after the push' % (got,)
+    finally:
+        os.close(fd)
+
+
 def test_policy_edit_back_and_forth_never_serves_a_stale_tag(tlk):
     """Protect, cache, unprotect, overwrite, protect again (cached again),
     unprotect, overwrite: every read after each overwrite is the new
