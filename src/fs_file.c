@@ -150,10 +150,14 @@ static void choose_io(fuse_req_t req, struct tlk_inode *inode,
 		atomic_fetch_add(&inode->hidden_writers, 1);
 		f->hidden_writer = true;
 	}
-	/* Blob data is content-addressed: what is cached is still right.
-	 * (Passthrough bypasses the page cache; the kernel refuses both.) */
-	if (!f->passthrough && tlk_layout_is_blob_data(kind) &&
-	    (fi->flags & O_ACCMODE) == O_RDONLY)
+	/* A reader of a file read through the page cache keeps the pages
+	 * earlier opens left: blob data is content-addressed, and for other
+	 * files the kernel drops them as soon as it sees the size or mtime
+	 * change (AUTO_INVAL_DATA, fs_ops.c; attributes at most `timeout`
+	 * old), as for any file it caches. Links and inspected files never
+	 * get here (direct I/O above). (Passthrough bypasses the page
+	 * cache; the kernel refuses both.) */
+	if (!f->passthrough && !fi->direct_io && reader)
 		fi->keep_cache = 1;
 }
 

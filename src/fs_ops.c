@@ -77,6 +77,10 @@ static void tlk_op_init(void *userdata, struct fuse_conn_info *conn)
 	else
 		tlk_warn("kernel lacks atomic O_TRUNC: O_TRUNC opens of "
 			 "protected links arrive as truncate(2)");
+	/* Cached pages of a file whose size or mtime changed are dropped
+	 * (fs_file.c keeps readers' pages across opens). */
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_SPLICE_READ)
 		conn->want |= FUSE_CAP_SPLICE_READ;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
