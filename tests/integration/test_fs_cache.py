@@ -183,3 +183,19 @@ def test_a_moved_cached_entry_never_answers_for_a_protected_tag(tlk):
         assert read(v1) == d2.encode(), 'v1 reads %r' % read(v1)
         time.sleep(0.01)
     assert read(tag_link(m.broot, REPO, 'v1')) == d2.encode()
+
+
+def test_a_file_changed_behind_the_kernel_is_read_fresh_within_timeout(tlk):
+    """Readers keep the pages of earlier opens (classic build); another
+    node rewriting the file is seen once the attributes expire (1 s):
+    the kernel drops pages whose file changed size or mtime."""
+    m = tlk.mount()
+    f, bf = m.mnt / 'plain.bin', m.backing / 'plain.bin'
+    f.write_bytes(b'a' * 65536)
+    for _ in range(5):
+        assert f.read_bytes() == b'a' * 65536
+    time.sleep(0.01)
+    bf.write_bytes(b'b' * 65536)     # same size, another mtime
+    got, took = read_until(f, b'b' * 65536, within=3.0)
+    assert got == b'b' * 65536, 'stale after %.2f s' % took
+    assert took < 2.5, took
