@@ -264,21 +264,29 @@ repositories:
     immutable: true
 EOF
 
+# wait_mounted PID MP DLOG: until MP is a mount point (10 s at most);
+# 1, after printing the end of DLOG, if PID exited or time ran out.
+wait_mounted() {
+	local pid=$1 mp=$2 dlog=$3 i
+	for ((i = 0; i < 100; i++)); do
+		mountpoint -q "$mp" && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 20 "$dlog" >&2
+	return 1
+}
+
 # spawn_taglockfs OPTS BACKING MNT LOG: start a daemon, wait for its mount;
 # its pid is left in $spawned_pid (also when it failed, for cleanup).
 spawn_taglockfs() {
-	local opts=$1 back=$2 mp=$3 dlog=$4 i
+	local opts=$1 back=$2 mp=$3 dlog=$4
 	[ -n "$extra_opts" ] && opts+=",$extra_opts"
 	# Raise the hard fd limit for the daemon only (it raises its soft limit).
 	(ulimit -Hn "$nofile" 2>/dev/null || true
 	 exec "$daemon" -f -o "$opts" "$back" "$mp") >"$dlog" 2>&1 &
 	spawned_pid=$!
-	for ((i = 0; i < 100; i++)); do
-		mountpoint -q "$mp" && return 0
-		kill -0 "$spawned_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	tail -n 20 "$dlog" >&2
+	wait_mounted "$spawned_pid" "$mp" "$dlog" && return 0
 	log "taglockfs did not mount ($daemon -f -o $opts $back $mp)"
 	return 1
 }
@@ -704,7 +712,7 @@ ex_cmd() { # ex_cmd SIDE: the example's command line, with its options
 	esac
 }
 ex_mount() { # ex_mount SIDE
-	local side=$1 mp dlog i cmd
+	local side=$1 mp dlog cmd
 	mp=$(ex_mnt "$side")
 	dlog=$scratch/$side.log
 	mkdir -p "$mp"
@@ -716,13 +724,8 @@ ex_mount() { # ex_mount SIDE
 	 ulimit -Sn "$(ulimit -Hn)"
 	 exec $cmd) >"$dlog" 2>&1 &
 	ex_pid[$side]=$!
-	for ((i = 0; i < 100; i++)); do
-		mountpoint -q "$mp" && return 0
-		kill -0 "${ex_pid[$side]}" 2>/dev/null || break
-		sleep 0.1
-	done
-	tail -n 20 "$dlog" >&2
-	die "$side did not mount ($cmd)"
+	wait_mounted "${ex_pid[$side]}" "$mp" "$dlog" ||
+		die "$side did not mount ($cmd)"
 }
 ex_unmount() { # ex_unmount [SIDE]: that example, or all of them
 	local side mp

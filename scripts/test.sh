@@ -61,6 +61,26 @@ setup() {
 	fi && meson compile -C "$dir"
 }
 
+# build_against PREFIX DIR [build-libfuse.sh options...]: libfuse built
+# from Debian's source into .libfuse/PREFIX, then DIR configured against it
+# with kernel passthrough and compiled; a failure is counted and said.
+build_against() {
+	local prefix=$1 dir=$2 pcdir
+	shift 2
+	if ! scripts/build-libfuse.sh "$@" >/dev/null; then
+		echo "test.sh: building libfuse ($prefix) failed" >&2
+		status=1 failed=$((failed + 1))
+		return 1
+	fi
+	pcdir=$(dirname "$(find "$root/.libfuse/$prefix" -name fuse3.pc | head -n1)")
+	if ! PKG_CONFIG_PATH=$pcdir setup "$dir" -Dpassthrough=enabled \
+		-Dplugin=disabled; then
+		echo "test.sh: the build in $dir failed" >&2
+		status=1 failed=$((failed + 1))
+		return 1
+	fi
+}
+
 # run TITLE DIR [meson test args...]
 run() {
 	local title=$1 dir=$2
@@ -94,40 +114,20 @@ if [ $quick -eq 0 ]; then
 		status=1 failed=$((failed + 1))
 	fi
 
-	if scripts/build-libfuse.sh >/dev/null; then
-		pcdir=$(dirname "$(find "$root/.libfuse/prefix" -name fuse3.pc | head -n1)")
-		if PKG_CONFIG_PATH=$pcdir setup build-pt -Dpassthrough=enabled \
-			-Dplugin=disabled; then
-			run "libfuse 3.17 + kernel passthrough: unit and integration" \
-				build-pt --suite unit --suite integration
-		else
-			echo "test.sh: passthrough build failed" >&2
-			status=1 failed=$((failed + 1))
-		fi
-	else
-		echo "test.sh: building libfuse 3.17 failed" >&2
-		status=1 failed=$((failed + 1))
+	if build_against prefix build-pt; then
+		run "libfuse 3.17 + kernel passthrough: unit and integration" \
+			build-pt --suite unit --suite integration
 	fi
 
 	uring_knob=/sys/module/fuse/parameters/enable_uring
 	if [ -w "$uring_knob" ]; then
-		if scripts/build-libfuse.sh --uring >/dev/null; then
-			pcdir=$(dirname "$(find "$root/.libfuse/prefix-forky" -name fuse3.pc | head -n1)")
-			if PKG_CONFIG_PATH=$pcdir setup build-uring \
-				-Dpassthrough=enabled -Dplugin=disabled; then
-				knob_was=$(cat "$uring_knob")
-				echo Y >"$uring_knob"
-				TLK_MOUNT_OPTIONS=io_uring run \
-					"libfuse 3.18, every mount over io_uring: integration" \
-					build-uring --suite integration
-				echo "$knob_was" >"$uring_knob"
-			else
-				echo "test.sh: io_uring build failed" >&2
-				status=1 failed=$((failed + 1))
-			fi
-		else
-			echo "test.sh: building libfuse 3.18 with io_uring failed" >&2
-			status=1 failed=$((failed + 1))
+		if build_against prefix-forky build-uring --uring; then
+			knob_was=$(cat "$uring_knob")
+			echo Y >"$uring_knob"
+			TLK_MOUNT_OPTIONS=io_uring run \
+				"libfuse 3.18, every mount over io_uring: integration" \
+				build-uring --suite integration
+			echo "$knob_was" >"$uring_knob"
 		fi
 	else
 		echo "=== no FUSE over io_uring in this kernel ($uring_knob): io_uring pass not run"
