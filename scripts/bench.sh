@@ -5,6 +5,7 @@
 #                         [--opts OPTS] [--dir DIR] [--storm-files N]
 #                         [--nofile N] [--keep]
 #                         [--repos N] [--tags M] [--gets N] [--baseline]
+#                         [--builds BIN[,BIN...]]
 #   --reps N       repetitions of every measurement (default 3); the order of
 #                  native and taglockfs alternates between repetitions
 #   --quick        a small smoke run: 64 MiB files, 2k-file storms, a 64 MiB
@@ -41,6 +42,10 @@
 #                  They take part in the same repetitions, in the same
 #                  alternating order (reversed every other repetition);
 #                  each is mounted afresh for its turn and unmounted after.
+#   --builds LIST  run everything once per daemon binary in LIST (comma-
+#                  separated, e.g. build/taglockfs,build-fast/taglockfs), each
+#                  run against native figures of its own, one table per build
+#                  under a "=== build: BIN" line (BENCH lines unchanged)
 # Environment: TAGLOCKFS=path of the daemon (default build/taglockfs).
 #
 # Measures: 1 GiB sequential write with fsync; 1 GiB cold read (caches
@@ -91,8 +96,15 @@ reg_tags=
 reg_gets=
 baseline=0
 
-usage() { sed -n '2,76p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+builds= pass=()
 while [ $# -gt 0 ]; do
+	case "$1" in
+	--builds) ;;
+	--reps | --only | --opts | --dir | --nofile | --storm-files | --repos | --tags | --gets)
+		pass+=("$1" "${2:-}") ;;
+	*) pass+=("$1") ;;
+	esac
 	case "$1" in
 	--reps) reps=$2; shift ;;
 	--quick) quick=1 ;;
@@ -107,11 +119,25 @@ while [ $# -gt 0 ]; do
 	--tags) reg_tags=$2; shift ;;
 	--gets) reg_gets=$2; shift ;;
 	--baseline) baseline=1 ;;
+	--builds) builds=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
 	esac
 	shift
 done
+
+# One complete run per build, each against its own native figures.
+if [ -n "$builds" ]; then
+	IFS=, read -ra build_bins <<<"$builds"
+	for bin in "${build_bins[@]}"; do
+		[ -x "$bin" ] || { echo "bench.sh: --builds: $bin is not an executable" >&2; exit 2; }
+	done
+	for bin in "${build_bins[@]}"; do
+		echo "=== build: $bin"
+		TAGLOCKFS=$bin "$0" "${pass[@]}" || exit $?
+	done
+	exit 0
+fi
 
 if [ $quick -eq 1 ]; then
 	reps=${reps:-1}
