@@ -64,6 +64,9 @@ struct tlk_inode {
 	atomic_bool raw_sealed; /* raw handles may not write any more: set
 				   with `sealed`, and for a file renamed
 				   onto blob data (it is the blob now) */
+	struct timespec pages_ctime; /* the file's ctime when a reader last
+					dropped or kept the kernel's pages
+					(fs_file.c), under tlk_inode_lock */
 	atomic_uint hidden_writers; /* write handles whose writes bypass the
 				       daemon (kernel passthrough) */
 	bool pending;		/* fd is an unnamed O_TMPFILE: the next lookup

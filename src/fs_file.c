@@ -116,6 +116,31 @@ bool tlk_file_sealed(fuse_req_t req, const struct tlk_file *f)
  * opens for blob data; kernel passthrough, where the build and the kernel
  * have it, for every other regular file (docs/design.md, "What the kernel
  * may cache"). */
+/* Whether the kernel may keep the pages earlier opens of `inode` left:
+ * only if the file (open as `fd`) has the ctime the last reader's open
+ * saw. The kernel's own test (AUTO_INVAL_DATA) looks at size and mtime
+ * only, and another node can rewrite a file in place with the same size
+ * and set its mtime back; a rename changes ctime too. Without this the red
+ * team renamed an upload, read here and rewritten so on a replica, into
+ * blobs/, and this node served the old bytes as the blob for as long as
+ * the pages stayed (docs/design.md, "What the kernel may cache"). */
+static bool pages_unchanged(struct tlk_fs *fs, struct tlk_inode *inode,
+			    int fd)
+{
+	pthread_mutex_t *lock = tlk_inode_lock(&fs->inodes, inode);
+	struct stat st;
+	bool same;
+
+	if (fstat(fd, &st) < 0)
+		return false;
+	pthread_mutex_lock(lock);
+	same = inode->pages_ctime.tv_sec == st.st_ctim.tv_sec &&
+	       inode->pages_ctime.tv_nsec == st.st_ctim.tv_nsec;
+	inode->pages_ctime = st.st_ctim;
+	pthread_mutex_unlock(lock);
+	return same;
+}
+
 static void choose_io(fuse_req_t req, struct tlk_inode *inode,
 		      struct tlk_file *f, const struct tlk_node *node,
 		      struct fuse_file_info *fi)
@@ -151,14 +176,12 @@ static void choose_io(fuse_req_t req, struct tlk_inode *inode,
 		f->hidden_writer = true;
 	}
 	/* A reader of a file read through the page cache keeps the pages
-	 * earlier opens left: blob data is content-addressed, and for other
-	 * files the kernel drops them as soon as it sees the size or mtime
-	 * change (AUTO_INVAL_DATA, fs_ops.c; attributes at most `timeout`
-	 * old), as for any file it caches. Links and inspected files never
-	 * get here (direct I/O above). (Passthrough bypasses the page
-	 * cache; the kernel refuses both.) */
+	 * earlier opens left only while the file's ctime is the one seen at
+	 * the last reader's open (links and inspected files never get here:
+	 * direct I/O above; passthrough bypasses the page cache, and the
+	 * kernel refuses both). */
 	if (!f->passthrough && !fi->direct_io && reader)
-		fi->keep_cache = 1;
+		fi->keep_cache = pages_unchanged(tlk_fs_of(req), inode, f->fd);
 }
 
 /* The handle the daemon inspects for `node` (a link's guarded handle, a

@@ -10,9 +10,11 @@ on a second daemon sharing the backing directory and the policy; a
 deleted or renamed link is gone at once; and a kernel entry moved by
 renames never answers for a protected tag.
 """
+import hashlib
 import os
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -199,3 +201,37 @@ def test_a_file_changed_behind_the_kernel_is_read_fresh_within_timeout(tlk):
     got, took = read_until(f, b'b' * 65536, within=3.0)
     assert got == b'b' * 65536, 'stale after %.2f s' % took
     assert took < 2.5, took
+
+
+@pytest.mark.parametrize('rename_on', ['here', 'replica'])
+@pytest.mark.parametrize('read_before', [True, False])
+def test_pages_of_an_upload_rewritten_on_a_replica_never_serve_a_blob(
+        tlk, rename_on, read_before):
+    """Found by the red team (classic build): an upload read here left its
+    pages in this kernel; a replica rewrote it in place with the same size
+    and set its mtime back (the kernel's own test sees no change), then it
+    was renamed into blobs/ under the digest of its new bytes: this node
+    served the old bytes as that blob for as long as the pages stayed. A
+    reader keeps earlier pages only while the file's ctime is unchanged."""
+    m = tlk.mount(policy=OPEN_POLICY)
+    r = tlk.mount_second(m)
+    x, y = b'X' * 8192, b'Y' * 8191 + b'\n'
+    hexd = hashlib.sha256(y).hexdigest()
+    up = Path('repositories') / REPO / '_uploads' / 'u1' / 'data'
+    blob = Path('blobs') / 'sha256' / hexd[:2] / hexd / 'data'
+    os.makedirs((m.root / up).parent)
+    (m.root / up).write_bytes(x)
+    for _ in range(3):
+        assert (m.root / up).read_bytes() == x      # pages here
+    st = os.stat(r.root / up)
+    with open(r.root / up, 'r+b') as f:             # rewritten there
+        f.write(y)
+    os.utime(r.root / up, ns=(st.st_atime_ns, st.st_mtime_ns))
+    if read_before:
+        (m.root / up).read_bytes()
+    node = m if rename_on == 'here' else r
+    os.makedirs((node.root / blob).parent)
+    os.rename(node.root / up, node.root / blob)
+    for _ in range(5):
+        assert (m.root / blob).read_bytes() == y
+        time.sleep(0.05)
