@@ -19,34 +19,19 @@
 /* docs/design.md, "What the kernel may cache". */
 static bool fixed_dir(enum tlk_kind kind)
 {
-	/* Not the root: a dead mount must show at the next stat of it, which
-	 * is what the registry's storage health check does. */
+	/* The registry's own directories, not the root: a dead mount must
+	 * show at the next stat of it, which is what the registry's storage
+	 * health check does. */
+	if (kind == TLK_ROOT)
+		return false;
 	switch (kind) {
-	case TLK_DOCKER:
-	case TLK_REGISTRY:
-	case TLK_V2:
-	case TLK_REPOS:
-	case TLK_REPO_DIR:
-	case TLK_MANIFESTS:
-	case TLK_TAGS:
-	case TLK_TAG_DIR:
-	case TLK_CURRENT:
-	case TLK_TAG_INDEX:
-	case TLK_TAG_INDEX_ALG:
-	case TLK_TAG_INDEX_DIG:
-	case TLK_REVISIONS:
-	case TLK_REV_ALG:
-	case TLK_REV_DIG:
-	case TLK_LAYERS:
-	case TLK_LAYER_ALG:
-	case TLK_LAYER_DIG:
 	case TLK_BLOBS:
 	case TLK_BLOB_ALG:
 	case TLK_BLOB_PREFIX:
 	case TLK_BLOB_DIG:
 		return true;
 	default:
-		return false;
+		return tlk_layout_is_structural_dir(kind);
 	}
 }
 
