@@ -213,6 +213,21 @@ mkdir -p "$native" "$backing" "$mnt" "$cache" "$scratch"
 
 # ---- cleanup on every exit path -----------------------------------------------
 
+# unmount_stop MP PID: unmount MP (lazily if it is busy) and end its daemon
+# PID (either may be empty); never fails (cleanup and set -e callers).
+unmount_stop() {
+	local mp=$1 pid=$2
+	if [ -n "$mp" ] && mountpoint -q "$mp"; then
+		fusermount3 -u "$mp" 2>/dev/null || umount "$mp" 2>/dev/null ||
+			umount -l "$mp" 2>/dev/null || true
+	fi
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	return 0
+}
+
 daemon_pid=
 reg_daemon_pid=
 reg_pid=
@@ -229,14 +244,7 @@ cleanup() {
 		kill "$reg_pid" 2>/dev/null
 		wait "$reg_pid" 2>/dev/null
 	fi
-	if mountpoint -q "$mnt"; then
-		fusermount3 -u "$mnt" 2>/dev/null || umount "$mnt" 2>/dev/null ||
-			umount -l "$mnt" 2>/dev/null
-	fi
-	if [ -n "$daemon_pid" ]; then
-		kill "$daemon_pid" 2>/dev/null
-		wait "$daemon_pid" 2>/dev/null
-	fi
+	unmount_stop "$mnt" "$daemon_pid"
 	declare -F reg_unmount >/dev/null && reg_unmount
 	declare -F ex_unmount >/dev/null && ex_unmount
 	if [ $keep -eq 0 ]; then
@@ -691,15 +699,8 @@ gen_gate_image() { # a one-layer OCI image of 16 KiB, for bench_gate
 
 reg_expect=$scratch/reg-expect
 reg_unmount() { # the registry tree's daemon (cleanup calls it too)
-	if mountpoint -q "$reg_mnt"; then
-		fusermount3 -u "$reg_mnt" 2>/dev/null || umount "$reg_mnt" 2>/dev/null ||
-			umount -l "$reg_mnt" 2>/dev/null
-	fi
-	if [ -n "$reg_daemon_pid" ]; then
-		kill "$reg_daemon_pid" 2>/dev/null
-		wait "$reg_daemon_pid" 2>/dev/null
-		reg_daemon_pid=
-	fi
+	unmount_stop "$reg_mnt" "$reg_daemon_pid"
+	reg_daemon_pid=
 	return 0
 }
 
@@ -757,17 +758,10 @@ ex_unmount() { # ex_unmount [SIDE]: that example, or all of them
 	local side mp
 	for side in ${1:-$ex_sides}; do
 		mp=$(ex_mnt "$side")
-		if mountpoint -q "$mp"; then
-			fusermount3 -u "$mp" 2>/dev/null || umount "$mp" 2>/dev/null ||
-				umount -l "$mp" 2>/dev/null || true
-		fi
-		# (also called between repetitions, under set -e: its exit status,
-		# whatever it is, must not end the run)
-		if [ -n "${ex_pid[$side]:-}" ]; then
-			kill "${ex_pid[$side]}" 2>/dev/null || true
-			wait "${ex_pid[$side]}" 2>/dev/null || true
-			ex_pid[$side]=
-		fi
+		# (also called between repetitions, under set -e: its daemon's
+		# exit status, whatever it is, must not end the run)
+		unmount_stop "$mp" "${ex_pid[$side]:-}"
+		ex_pid[$side]=
 	done
 	return 0
 }
